@@ -1,0 +1,41 @@
+"""Standalone application factory."""
+from __future__ import annotations
+
+import os
+import secrets
+
+from flask import Flask
+from flask_login import LoginManager
+from flask_sqlalchemy import SQLAlchemy
+
+from governance.config import from_environment
+from governance.extension import Governance
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    """Create the standalone service; ``test_config`` replaces the environment in tests."""
+    app = Flask(__name__, instance_relative_config=True)
+    config = test_config if test_config is not None else from_environment()
+    app.config.update(config)
+    os.makedirs(app.instance_path, exist_ok=True)
+    url = app.config.get("GOVERNANCE_DATABASE_URL") or (
+        "sqlite:///" + os.path.join(app.instance_path, "governance.sqlite")
+    )
+    app.config["GOVERNANCE_DATABASE_URL"] = url
+    app.config["SQLALCHEMY_DATABASE_URI"] = url
+    app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", engine_options(url))
+    app.config["SECRET_KEY"] = app.config.get("GOVERNANCE_SECRET_KEY") or secrets.token_hex(32)
+    db = SQLAlchemy()
+    db.init_app(app)
+    login_manager = LoginManager()
+    login_manager.init_app(app)
+    Governance(app, db=db, login_manager=login_manager)
+    return app
+
+
+def engine_options(url: str) -> dict:
+    if url.startswith("sqlite"):
+        # WAL lets readers proceed while a decision's audit row is written; busy waits rather
+        # than failing when two workers append at the same moment.
+        return {"connect_args": {"timeout": 15}}
+    return {"pool_pre_ping": True}

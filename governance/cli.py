@@ -1,0 +1,2 @@
+import click
+governance_cli = click.Group("governance")

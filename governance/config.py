@@ -1,0 +1,34 @@
+"""Configuration keys (environment variables ``GOVERNANCE_*``; a host app may set them in its config)."""
+from __future__ import annotations
+
+import os
+
+DEFAULTS: dict[str, object] = {
+    # SQLAlchemy URL; default is a SQLite file in the instance folder (set in create_app).
+    "GOVERNANCE_DATABASE_URL": None,
+    # Signs console sessions and CSRF tokens; create_app generates a per-process one if unset.
+    "GOVERNANCE_SECRET_KEY": None,
+    "GOVERNANCE_LDAP_URL": None,
+    "GOVERNANCE_LDAP_BIND_DN": None,
+    "GOVERNANCE_LDAP_BIND_PASSWORD": None,
+    "GOVERNANCE_LDAP_USER_BASE": None,
+    "GOVERNANCE_LDAP_GROUP_BASE": None,
+    # Service-wide cap for override durations, in minutes.
+    "GOVERNANCE_MAX_OVERRIDE_MINUTES": 480,
+    # Maximum number of evaluations accepted in one AuthZEN batch.
+    "GOVERNANCE_MAX_BATCH": 1000,
+}
+
+ENV_KEYS = [k for k in DEFAULTS]
+
+
+def from_environment() -> dict[str, object]:
+    """The GOVERNANCE_* variables that are set in the environment."""
+    found: dict[str, object] = {}
+    for key in ENV_KEYS:
+        if key in os.environ:
+            value: object = os.environ[key]
+            if isinstance(DEFAULTS[key], int):
+                value = int(value)  # type: ignore[arg-type]
+            found[key] = value
+    return found

@@ -1,0 +1,38 @@
+"""Declarative base for Need-to-Know's own tables.
+
+The models live on their own metadata (not on a Flask-SQLAlchemy ``db.Model``) so that a host
+application can mount the extension with *its* ``db``: queries run through the host's
+``db.session`` and engine, while Alembic manages only our tables.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, DateTime, MetaData, String
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {datetime: DateTime(), dict: JSON, list: JSON}
+
+
+Id = String(64)
+
+
+def id_column(**kw) -> Mapped[str]:
+    return mapped_column(Id, primary_key=True, **kw)
+
+
+class SourceMixin:
+    """Who owns a row: the org file ('file'), the API, the console or the directory sync."""
+
+    source: Mapped[str] = mapped_column(String(16), default="file")

@@ -1,0 +1,8 @@
+"""Sortable, unguessable ids for decisions and workflow objects (``dec_01J...``)."""
+from __future__ import annotations
+
+from ulid import ULID
+
+
+def new_id(prefix: str) -> str:
+    return f"{prefix}_{ULID()}"

@@ -1,0 +1,24 @@
+"""All tables of Need-to-Know, one module per domain."""
+from governance.models.apikeys import ApiKey
+from governance.models.audit import AuditEvent, AuditHead
+from governance.models.cases import Enrollment, Involvement, Participant
+from governance.models.catalog import (
+    Bundle,
+    CasbinRule,
+    DirectoryGroupRole,
+    Field,
+    Partner,
+    Program,
+    Purpose,
+    Role,
+)
+from governance.models.consent import Consent
+from governance.models.directory import RoleAssignment, User
+from governance.models.elevation import Escalation, Override
+from governance.models.state import PolicyState
+
+__all__ = [
+    "ApiKey", "AuditEvent", "AuditHead", "Bundle", "CasbinRule", "Consent", "DirectoryGroupRole",
+    "Enrollment", "Escalation", "Field", "Involvement", "Override", "Participant", "Partner",
+    "PolicyState", "Program", "Purpose", "Role", "RoleAssignment", "User",
+]

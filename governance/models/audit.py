@@ -1,0 +1,43 @@
+"""The append-only, hash-chained audit trail."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from governance.db import Base
+
+
+class AuditEvent(Base):
+    """One decision or change. ``hash`` = sha256(prev_hash + canonical row), so any edit,
+    deletion or reordering breaks the chain at a row ``audit verify`` can name."""
+
+    __tablename__ = "audit_event"
+    __table_args__ = (
+        Index("ix_audit_event_ref", "ref"),
+        Index("ix_audit_event_kind_at", "kind", "at"),
+        Index("ix_audit_event_participant", "participant"),
+        Index("ix_audit_event_subject", "subject"),
+    )
+    seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"),
+                                     primary_key=True, autoincrement=False)
+    at: Mapped[datetime]
+    kind: Mapped[str] = mapped_column(String(40))
+    actor: Mapped[str | None] = mapped_column(String(128))
+    subject: Mapped[str | None] = mapped_column(String(128))
+    participant: Mapped[str | None] = mapped_column(String(128))
+    ref: Mapped[str | None] = mapped_column(String(64))
+    payload: Mapped[str] = mapped_column(Text)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditHead(Base):
+    """The chain's tip (one row). Writers lock it, so rows are appended strictly in order and a
+    truncated tail is detected too."""
+
+    __tablename__ = "audit_head"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), default=0)
+    hash: Mapped[str] = mapped_column(String(64))

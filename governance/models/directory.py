@@ -1,0 +1,43 @@
+"""Workforce accounts and their time-stamped role assignments."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Boolean, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from governance.clock import utcnow
+from governance.db import Base, Id, SourceMixin, id_column
+
+
+class User(SourceMixin, Base):
+    __tablename__ = "user_account"
+    id: Mapped[str] = id_column()
+    name: Mapped[str | None] = mapped_column(String(200))
+    email: Mapped[str | None] = mapped_column(String(320))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    password_hash: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class RoleAssignment(SourceMixin, Base):
+    """User holds role in program (NULL program for organisation-scope roles).
+
+    ``valid_from``/``valid_until`` is the declared window; ``ended_at`` records removal. A row is
+    never updated in place, so the table is the assignment history.
+    """
+
+    __tablename__ = "role_assignment"
+    __table_args__ = (Index("ix_role_assignment_user", "user_id", "ended_at"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[str] = mapped_column(Id)
+    role_id: Mapped[str] = mapped_column(Id)
+    program_id: Mapped[str | None] = mapped_column(Id)
+    valid_from: Mapped[datetime | None]
+    valid_until: Mapped[datetime | None]
+    reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by: Mapped[str | None] = mapped_column(String(128))
+    ended_at: Mapped[datetime | None]
+    ended_by: Mapped[str | None] = mapped_column(String(128))

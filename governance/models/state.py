@@ -1,0 +1,22 @@
+"""One row telling every worker which policy is current."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from governance.clock import utcnow
+from governance.db import Base
+
+
+class PolicyState(Base):
+    """``revision`` grows on every change that can alter a decision (workers compare it to the
+    revision their compiled snapshot was built from); ``version`` is the content hash of the
+    policy rules that decisions report as ``policy_version``."""
+
+    __tablename__ = "policy_state"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    revision: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), default=0)
+    version: Mapped[str] = mapped_column(String(64), default="")
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
