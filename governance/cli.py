@@ -1,2 +1,185 @@
+"""The ``flask governance`` command group (contract section 6)."""
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+from pathlib import Path
+
 import click
-governance_cli = click.Group("governance")
+import yaml
+from flask.cli import with_appcontext
+
+from governance import audit
+from governance.extension import state
+from governance.migrate import upgrade_database
+from governance.operations.api_keys import (
+    SCOPES,
+    ApiKeyError,
+    CreateApiKey,
+    RevokeApiKey,
+    list_keys,
+)
+from governance.operations.apply_organisation import ApplyOrganisation, ApplyResult
+from governance.orgfile import OrgFileError, load_text, validate
+from governance.orgfile.export import export_org
+
+PROGRESS_THRESHOLD = 2000  # items in a file before a progress bar is worth showing
+
+
+@click.group("governance")
+def governance_cli() -> None:
+    """Need-to-Know: organisation files, API keys, audit."""
+
+
+@governance_cli.command("apply")
+@click.argument("path", type=click.Path(dir_okay=False, allow_dash=True))
+@click.option("--dry-run", is_flag=True, help="Print the changes without writing anything.")
+@click.option("--actor", default="cli", show_default=True, help="Who is applying (audited).")
+@with_appcontext
+def apply_command(path: str, dry_run: bool, actor: str) -> None:
+    """Load a whole organisation from a YAML or JSON org file."""
+    text = _read(path)
+    try:
+        spec = validate(load_text(text, path))
+    except OrgFileError as exc:
+        raise click.ClickException(str(exc)) from None
+    result = apply_spec(spec, actor=actor, dry_run=dry_run,
+                        digest=hashlib.sha256(text.encode()).hexdigest(), label=path)
+    report(result, path)
+
+
+def apply_spec(spec, *, actor: str, dry_run: bool, digest: str | None, label: str
+               ) -> ApplyResult:
+    """Apply with a progress bar for large files (shared by ``apply`` and ``demo``)."""
+    upgrade_database()
+    total = sum(len(getattr(spec, s)) for s in ("fields", "roles", "users", "participants",
+                                                  "involvements", "consents"))
+    operation = ApplyOrganisation(spec, actor=actor, dry_run=dry_run, file_digest=digest)
+    session = state().session
+    if total < PROGRESS_THRESHOLD:
+        return operation.execute(session)
+    with click.progressbar(length=total, label=f"Applying {label}", file=sys.stderr,
+                           show_pos=True) as bar:
+        operation.progress = lambda _section, n: bar.update(n)
+        return operation.execute(session)
+
+
+def report(result: ApplyResult, path: str) -> None:
+    changes = result.changes
+    if result.dry_run:
+        for change in changes:
+            click.echo(str(change))
+        click.echo(f"Dry run: {len(changes)} change(s) would be made; nothing was written "
+                   f"(policy version would be {result.version}).")
+    elif not changes:
+        click.echo(f"No changes: the store already matches {path} "
+                   f"(policy version {result.version}).")
+    else:
+        for key, count in sorted(result.summary().items()):
+            click.echo(f"  {key:28} {count}")
+        click.echo(f"Applied {len(changes)} change(s); policy version {result.version}.")
+
+
+@governance_cli.command("export")
+@click.option("--format", "fmt", type=click.Choice(["yaml", "json"]), default="yaml",
+              show_default=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write to a file.")
+@with_appcontext
+def export_command(fmt: str, output: str | None) -> None:
+    """Print the current organisation as an org file."""
+    upgrade_database()
+    org = export_org(state().session)
+    text = (json.dumps(org, indent=2) + "\n" if fmt == "json"
+            else yaml.safe_dump(org, sort_keys=False, allow_unicode=True))
+    if output:
+        Path(output).write_text(text)
+        click.echo(f"Wrote {output}", err=True)
+    else:
+        click.echo(text, nl=False)
+
+
+@governance_cli.command("demo")
+@click.option("--participants", default=300, show_default=True, type=click.IntRange(1, 200_000))
+@click.option("--seed", default=7, show_default=True, type=int)
+@with_appcontext
+def demo_command(participants: int, seed: int) -> None:
+    """Load the sample organisation (housing, behavioral health, county contract)."""
+    from governance.demo import build_demo_org
+
+    spec = validate(build_demo_org(seed=seed, participants=participants))
+    result = apply_spec(spec, actor="demo", dry_run=False, digest=None, label="demo")
+    report(result, "the demo organisation")
+
+
+@governance_cli.group("api-key")
+def api_key_group() -> None:
+    """Create, list and revoke API keys of calling applications."""
+
+
+@api_key_group.command("create")
+@click.argument("name")
+@click.option("--scope", "scopes", multiple=True, type=click.Choice(SCOPES),
+              help="decide (decisions, AuthZEN, filter) and/or manage (workflows, audit). "
+                   "Default: decide.")
+@with_appcontext
+def api_key_create(name: str, scopes: tuple[str, ...]) -> None:
+    """Create a key; it is printed once, alone on the last line."""
+    upgrade_database()
+    try:
+        key = CreateApiKey(name, scopes or ("decide",)).execute(state().session)
+    except ApiKeyError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"Created key '{name}' with scopes {', '.join(scopes or ('decide',))}. "
+               "Store it now; it cannot be shown again:", err=True)
+    click.echo(key)
+
+
+@api_key_group.command("list")
+@with_appcontext
+def api_key_list() -> None:
+    """List keys (names, scopes, state; never the keys)."""
+    upgrade_database()
+    for key in list_keys(state().session):
+        status = f"revoked {key.revoked_at:%Y-%m-%d %H:%M}" if key.revoked_at else "active"
+        click.echo(f"{key.name:24} {','.join(key.scopes):16} {key.prefix}  "
+                   f"created {key.created_at:%Y-%m-%d %H:%M}  {status}")
+
+
+@api_key_group.command("revoke")
+@click.argument("name")
+@with_appcontext
+def api_key_revoke(name: str) -> None:
+    """Revoke a key at once."""
+    upgrade_database()
+    try:
+        RevokeApiKey(name).execute(state().session)
+    except ApiKeyError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"Revoked key '{name}'.")
+
+
+@governance_cli.group("audit")
+def audit_group() -> None:
+    """The tamper-evident audit trail."""
+
+
+@audit_group.command("verify")
+@with_appcontext
+def audit_verify() -> None:
+    """Check the hash chain; exit 1 naming every edited, deleted or reordered row."""
+    upgrade_database()
+    count, problems = audit.verify(state().session)
+    if problems:
+        for problem in problems:
+            click.echo(f"TAMPERED {problem}", err=True)
+        raise click.ClickException(f"audit chain broken: {len(problems)} problem(s) "
+                                   f"in {count} rows")
+    click.echo(f"Audit chain intact: {count} event(s) verified.")
+
+
+def _read(path: str) -> str:
+    try:
+        return click.open_file(path, encoding="utf-8").read()
+    except OSError as exc:
+        raise click.ClickException(f"cannot read {path}: {exc.strerror}") from None

@@ -1,4 +1,4 @@
-"""Configuration keys (environment variables ``GOVERNANCE_*``; a host app may set them in its config)."""
+"""Configuration keys: GOVERNANCE_* environment variables (or a host app's config)."""
 from __future__ import annotations
 
 import os

@@ -1,4 +1,4 @@
-"""Participant consents. Amendments create a new version; revocation only affects later decisions."""
+"""Participant consents. An amendment is a new version; a revocation affects later decisions."""
 from __future__ import annotations
 
 from datetime import datetime

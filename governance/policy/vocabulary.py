@@ -1,4 +1,4 @@
-"""The contract's fixed words: actions, reason codes (in precedence order), obligations, purposes."""
+"""The contract's fixed words: actions, reason codes (in precedence order), obligations."""
 from __future__ import annotations
 
 ACTIONS = ("view", "export", "disclose")

@@ -1,0 +1,161 @@
+"""OpenID AuthZEN Authorization API 1.0 over the same decisions.
+
+Mapping: subject.id = user, action.name = action, resource.type = ``participant_record``,
+resource.id = participant, resource.properties.fields/.program, context.purpose/.recipient/
+.bundle/.justification/.escalation. ``decision`` is true only when every field is allowed.
+"""
+from __future__ import annotations
+
+from flask import Blueprint, current_app, g, jsonify, request
+
+from governance.api.http import ApiError, json_body, require_key
+from governance.decisions import decide_and_record
+from governance.extension import state
+from governance.policy.request import DecisionRequest, RequestError, parse_decision_request
+
+bp = Blueprint("governance_authzen", __name__)
+
+RESOURCE_TYPE = "participant_record"
+CONTEXT_MEMBERS = ("purpose", "recipient", "bundle", "justification", "escalation")
+SEMANTICS = ("execute_all", "deny_on_first_deny", "permit_on_first_permit")
+TUPLE = ("subject", "action", "resource", "context")
+
+
+@bp.get("/.well-known/authzen-configuration")
+def configuration():
+    base = request.host_url.rstrip("/")
+    return jsonify({
+        "policy_decision_point": base,
+        "access_evaluation_endpoint": f"{base}/access/v1/evaluation",
+        "access_evaluations_endpoint": f"{base}/access/v1/evaluations",
+    })
+
+
+@bp.post("/access/v1/evaluation")
+@require_key("decide")
+def evaluation():
+    body = _object(json_body(), "body")
+    decision_request = to_decision_request(body)
+    return jsonify(_evaluate(decision_request))
+
+
+@bp.post("/access/v1/evaluations")
+@require_key("decide")
+def evaluations():
+    body = _object(json_body(), "body")
+    items = body.get("evaluations")
+    if items is None or items == []:
+        return jsonify(_evaluate(to_decision_request(body)))  # behaves as a single evaluation
+    if not isinstance(items, list):
+        raise ApiError(400, "invalid_request", "evaluations: must be an array",
+                       {"evaluations": "must be an array"})
+    limit = current_app.config["GOVERNANCE_MAX_BATCH"]
+    if len(items) > limit:
+        raise ApiError(400, "invalid_request", f"evaluations: at most {limit} per request")
+    semantic = _semantic(body.get("options"))
+    defaults = {k: body[k] for k in TUPLE if k in body}
+    results = []
+    for item in items:
+        result = _evaluate_item(defaults, item)
+        results.append(result)
+        if semantic == "deny_on_first_deny" and not result["decision"]:
+            result.setdefault("context", {})["reason"] = "deny_on_first_deny"
+            break
+        if semantic == "permit_on_first_permit" and result["decision"]:
+            break
+    return jsonify({"evaluations": results})
+
+
+def _evaluate_item(defaults: dict, item: object) -> dict:
+    """One batch item: a malformed item is ``decision: false`` with the error in its context."""
+    if not isinstance(item, dict):
+        return _item_error({"evaluations[]": "must be an object"})
+    merged = {**defaults, **{k: item[k] for k in TUPLE if k in item}}
+    try:
+        return _evaluate(to_decision_request(merged))
+    except (RequestError, ApiError) as exc:
+        details = exc.details if isinstance(exc, RequestError) else (exc.details or {})
+        return _item_error(details or {"request": str(exc)}, str(exc))
+
+
+def _item_error(details: dict, message: str | None = None) -> dict:
+    message = message or "; ".join(f"{k}: {v}" for k, v in details.items())
+    return {"decision": False,
+            "context": {"error": {"status": 400, "message": message, "details": details}}}
+
+
+def _evaluate(decision_request: DecisionRequest) -> dict:
+    st = state()
+    recorded = decide_and_record(st.session, st.engine, decision_request, st.clock(),
+                                 caller=g.governance_key, via="authzen")
+    answer = recorded.as_dict()
+    return {"decision": answer["decision"] == "allow",
+            "context": {k: answer[k] for k in ("decision_id", "allowed", "denied",
+                                                "obligations", "policy_version")}
+            | {"outcome": answer["decision"]}}
+
+
+def to_decision_request(body: dict) -> DecisionRequest:
+    """Map an AuthZEN 4-tuple onto a decision request, naming every malformed member."""
+    errors: dict[str, str] = {}
+    subject = _member(body, "subject", errors, ("type", "id"))
+    action = _member(body, "action", errors, ("name",))
+    resource = _member(body, "resource", errors, ("type", "id"))
+    context = body.get("context", {})
+    if not isinstance(context, dict):
+        errors["context"] = "must be an object"
+        context = {}
+    if resource and resource.get("type") != RESOURCE_TYPE and "resource.type" not in errors:
+        errors["resource.type"] = f"must be '{RESOURCE_TYPE}'"
+    properties = (resource or {}).get("properties", {})
+    if not isinstance(properties, dict):
+        errors["resource.properties"] = "must be an object"
+        properties = {}
+    if errors:
+        raise RequestError(errors)
+    data = {"subject": subject["id"], "action": action["name"], "participant": resource["id"],
+            "program": properties.get("program"), "fields": properties.get("fields")}
+    data.update({k: context[k] for k in CONTEXT_MEMBERS if context.get(k) is not None})
+    try:
+        return parse_decision_request(data)
+    except RequestError as exc:
+        renamed = {_authzen_path(k): v for k, v in exc.details.items()}
+        raise RequestError(renamed) from None
+
+
+def _member(body: dict, name: str, errors: dict, keys: tuple[str, ...]) -> dict | None:
+    value = body.get(name)
+    if not isinstance(value, dict):
+        errors[name] = "required, an object" if value is None else "must be an object"
+        return None
+    for key in keys:
+        if not isinstance(value.get(key), str) or not value[key]:
+            errors[f"{name}.{key}"] = "required, a non-empty string"
+    return value
+
+
+def _authzen_path(member: str) -> str:
+    mapping = {"subject": "subject.id", "action": "action.name", "participant": "resource.id",
+               "program": "resource.properties.program", "fields": "resource.properties.fields"}
+    head, _, rest = member.partition("[")
+    if head in mapping:
+        return mapping[head] + (f"[{rest}" if rest else "")
+    return f"context.{member}" if member in CONTEXT_MEMBERS else member
+
+
+def _semantic(options: object) -> str:
+    if options is None:
+        return "execute_all"
+    if not isinstance(options, dict):
+        raise ApiError(400, "invalid_request", "options: must be an object")
+    semantic = options.get("evaluations_semantic", "execute_all")
+    if semantic not in SEMANTICS:
+        raise ApiError(400, "invalid_request",
+                       f"options.evaluations_semantic: must be one of {', '.join(SEMANTICS)}")
+    return semantic
+
+
+def _object(value: object, name: str) -> dict:
+    if not isinstance(value, dict):
+        raise ApiError(400, "invalid_request", f"{name}: must be a JSON object")
+    return value

@@ -1,0 +1,44 @@
+"""POST /api/v1/decisions and /api/v1/filter: thin views over the decision service."""
+from __future__ import annotations
+
+from flask import Blueprint, g, jsonify
+
+from governance.api.http import ApiError, json_body, require_key
+from governance.decisions import RecordedDecision, decide_and_record
+from governance.extension import state
+from governance.policy.filtering import filter_record, record_field_ids
+from governance.policy.request import DecisionRequest, parse_decision_request
+
+bp = Blueprint("governance_decisions", __name__, url_prefix="/api/v1")
+
+
+def record(request: DecisionRequest, via: str) -> RecordedDecision:
+    st = state()
+    return decide_and_record(st.session, st.engine, request, st.clock(),
+                             caller=g.governance_key, via=via)
+
+
+@bp.post("/decisions")
+@require_key("decide")
+def decisions():
+    request = parse_decision_request(json_body())
+    return jsonify(record(request, "decisions").as_dict())
+
+
+@bp.post("/filter")
+@require_key("decide")
+def filter_():
+    body = json_body()
+    if not isinstance(body, dict):
+        raise ApiError(400, "invalid_request", "body: must be a JSON object")
+    source = body.get("record")
+    if not isinstance(source, dict):
+        raise ApiError(400, "invalid_request", "record: required, a JSON object",
+                       {"record": "required, a JSON object"})
+    if "fields" not in body:
+        # Default: decide exactly the fields the record carries.
+        body = {**body, "fields": record_field_ids(source) or ["*"]}
+    request = parse_decision_request(body, extra=frozenset({"record"}))
+    decision = record(request, "filter")
+    filtered, removed = filter_record(source, set(decision.outcome.allowed))
+    return jsonify({**decision.as_dict(), "record": filtered, "removed": removed})

@@ -1,0 +1,118 @@
+"""Shared HTTP plumbing: JSON errors, request bodies, API-key authentication, headers."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+
+from flask import Flask, g, jsonify, request
+from sqlalchemy.exc import SQLAlchemyError
+from werkzeug.exceptions import HTTPException
+
+from governance.decisions import StoreUnavailable
+from governance.extension import state
+from governance.operations.api_keys import authenticate
+from governance.policy.request import RequestError
+
+API_PREFIXES = ("/api/v1", "/access/v1", "/.well-known/authzen-configuration", "/healthz")
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, code: str, message: str, details: dict | None = None):
+        super().__init__(message)
+        self.status, self.code, self.message, self.details = status, code, message, details
+
+
+def error_response(status: int, code: str, message: str, details: dict | None = None):
+    body = {"error": {"code": code, "message": message, "details": details or {}}}
+    return jsonify(body), status
+
+
+def json_body() -> object:
+    """The parsed JSON body, or a 400 naming what is wrong with it."""
+    if not request.is_json:
+        raise ApiError(400, "bad_content_type", "Content-Type must be application/json")
+    data = request.get_json(silent=True)
+    if data is None:
+        raise ApiError(400, "malformed_json", "the body is empty or not valid JSON")
+    return data
+
+
+def require_key(scope: str) -> Callable:
+    """Authenticate ``Authorization: Bearer KEY`` and check the key carries ``scope``."""
+
+    def wrap(view: Callable) -> Callable:
+        @wraps(view)
+        def inner(*args, **kwargs):
+            header = request.headers.get("Authorization", "")
+            kind, _, token = header.partition(" ")
+            key = None
+            if kind.lower() == "bearer" and token.strip():
+                key = authenticate(state().session, token.strip())
+            if key is None:
+                raise ApiError(401, "unauthorized", "a valid API key is required "
+                               "(Authorization: Bearer KEY)")
+            if scope not in (key.scopes or []):
+                raise ApiError(403, "forbidden", f"this key lacks the '{scope}' scope")
+            g.governance_key = key.name
+            return view(*args, **kwargs)
+
+        return inner
+
+    return wrap
+
+
+def _ours() -> bool:
+    return request.path.startswith(API_PREFIXES)
+
+
+def install(app: Flask) -> None:
+    """Error handlers and headers, applied only to our paths (a host app keeps its own)."""
+
+    @app.errorhandler(ApiError)
+    def _api_error(exc: ApiError):
+        response = error_response(exc.status, exc.code, exc.message, exc.details)
+        if exc.status == 401:
+            response[0].headers["WWW-Authenticate"] = 'Bearer realm="need-to-know"'
+        return response
+
+    @app.errorhandler(RequestError)
+    def _request_error(exc: RequestError):
+        return error_response(400, "invalid_request", str(exc), exc.details)
+
+    @app.errorhandler(StoreUnavailable)
+    def _unavailable(exc: StoreUnavailable):
+        return error_response(503, "store_unavailable", str(exc))
+
+    @app.errorhandler(SQLAlchemyError)
+    def _store_error(exc: SQLAlchemyError):
+        state().session.rollback()
+        app.logger.exception("store error")
+        return error_response(503, "store_unavailable", "the store is unreachable")
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException):
+        if not _ours():
+            return exc
+        return error_response(exc.code or 500, exc.name.lower().replace(" ", "_"),
+                              exc.description or exc.name)
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception):
+        if isinstance(exc, HTTPException) or not _ours():
+            raise exc
+        app.logger.exception("unexpected error")
+        return error_response(500, "internal_error", "unexpected error; nothing was allowed")
+
+    @app.after_request
+    def _headers(response):
+        if _ours():
+            response.headers.setdefault("X-Content-Type-Options", "nosniff")
+            response.headers.setdefault("X-Frame-Options", "DENY")
+            response.headers.setdefault("Referrer-Policy", "no-referrer")
+            response.headers.setdefault("Cache-Control", "no-store")
+            response.headers.setdefault("Content-Security-Policy",
+                                        "default-src 'none'; frame-ancestors 'none'")
+            request_id = request.headers.get("X-Request-ID")
+            if request_id:
+                response.headers["X-Request-ID"] = request_id[:200]
+        return response
