@@ -1,0 +1,128 @@
+"""Every decision and change lands in the hash chain; tampering is found; no row, no answer."""
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import text
+
+from governance import audit
+from governance.extension import state
+from tests.conftest import NOW
+
+REQUEST = {"subject": "alice", "action": "view", "participant": "p-100", "program": "housing",
+           "fields": ["identity.name", "clinical.diagnosis"]}
+
+
+def verify(app):
+    with app.app_context():
+        return audit.verify(state(app).session)
+
+
+def sql(app, statement: str, **params) -> None:
+    with app.app_context():
+        session = state(app).session
+        session.execute(text(statement), params)
+        session.commit()
+
+
+def lift_guard(app, backend: str) -> None:
+    """Drop the append-only triggers, as someone with raw database access could."""
+    if backend == "postgres":
+        sql(app, "ALTER TABLE audit_event DISABLE TRIGGER audit_event_append_only")
+    else:
+        sql(app, "DROP TRIGGER audit_event_no_update")
+        sql(app, "DROP TRIGGER audit_event_no_delete")
+
+
+def restore_guard(app, backend: str) -> None:
+    if backend == "postgres":
+        sql(app, "ALTER TABLE audit_event ENABLE TRIGGER audit_event_append_only")
+
+
+def test_decision_is_audited_with_request_reasons_version_and_caller(api, org_app):
+    body = api.post("/api/v1/decisions", json=REQUEST).json
+    events = api.get(f"/api/v1/audit?kind=decision&ref={body['decision_id']}").json["events"]
+    assert len(events) == 1
+    event = events[0]
+    assert (event["subject"], event["participant"]) == ("alice", "p-100")
+    payload = event["payload"]
+    assert payload["request"] == REQUEST
+    assert payload["denied"] == {"clinical.diagnosis": "no_role_grant"}
+    assert payload["allowed"] == ["identity.name"]
+    assert payload["policy_version"] == body["policy_version"]
+    assert payload["caller"] == event["actor"] and payload["caller"].startswith("k")
+    assert payload["basis"]["identity.name"][0].startswith("assignment:")
+    assert event["at"] == NOW.isoformat() + "Z"
+
+
+def test_audit_filters(api):
+    api.post("/api/v1/decisions", json=REQUEST)
+    api.post("/api/v1/decisions", json={**REQUEST, "subject": "sam", "participant": "p-200"})
+    by_subject = api.get("/api/v1/audit?subject=sam").json["events"]
+    assert [e["subject"] for e in by_subject] == ["sam"]
+    by_participant = api.get("/api/v1/audit?participant=p-100&kind=decision").json["events"]
+    assert [e["participant"] for e in by_participant] == ["p-100"]
+    assert api.get("/api/v1/audit?since=2030-01-01T00:00:00").json["events"] == []
+    assert len(api.get("/api/v1/audit?until=2030-01-01T00:00:00&kind=decision")
+               .json["events"]) == 2
+    assert api.get("/api/v1/audit?since=yesterday").status_code == 400
+    assert api.get("/api/v1/audit?limit=0").status_code == 400
+
+
+def test_intact_chain_verifies(api, org_app):
+    for _ in range(3):
+        api.post("/api/v1/decisions", json=REQUEST)
+    count, problems = verify(org_app)
+    assert count >= 5 and problems == []
+
+
+def test_audit_rows_refuse_update_and_delete(api, org_app):
+    api.post("/api/v1/decisions", json=REQUEST)
+    with pytest.raises(Exception, match="append-only"):
+        sql(org_app, "UPDATE audit_event SET actor = 'mallory' WHERE seq = 1")
+    with org_app.app_context():
+        state(org_app).session.rollback()
+    with pytest.raises(Exception, match="append-only"):
+        sql(org_app, "DELETE FROM audit_event WHERE seq = 1")
+
+
+@pytest.mark.parametrize("tamper,seq,what", [
+    ("UPDATE audit_event SET payload = replace(payload, 'no_role_grant', 'x') WHERE seq = 3",
+     3, "edited"),
+    ("UPDATE audit_event SET actor = 'mallory' WHERE seq = 2", 2, "edited"),
+    ("DELETE FROM audit_event WHERE seq = 3", 3, "missing"),
+    ("DELETE FROM audit_event WHERE seq = (SELECT max(seq) FROM audit_event)", 5, "deleted"),
+])
+def test_tampering_is_detected_and_located(api, org_app, backend, tamper, seq, what):
+    for _ in range(3):
+        api.post("/api/v1/decisions", json=REQUEST)  # rows 3-5 (1: apply, 2: key)
+    lift_guard(org_app, backend)
+    sql(org_app, tamper)
+    restore_guard(org_app, backend)
+    _, problems = verify(org_app)
+    assert problems, "tampering went unnoticed"
+    assert problems[0].seq == seq and what in problems[0].what
+
+
+def test_reordered_rows_are_detected(api, org_app, backend):
+    for _ in range(2):
+        api.post("/api/v1/decisions", json=REQUEST)  # rows 3 and 4
+    lift_guard(org_app, backend)
+    sql(org_app, "UPDATE audit_event SET seq = 100 WHERE seq = 3")
+    sql(org_app, "UPDATE audit_event SET seq = 3 WHERE seq = 4")
+    sql(org_app, "UPDATE audit_event SET seq = 4 WHERE seq = 100")
+    restore_guard(org_app, backend)
+    _, problems = verify(org_app)
+    assert [p.seq for p in problems][:1] == [3]
+
+
+def test_no_audit_row_means_no_decision(api, org_app):
+    sql(org_app, "ALTER TABLE audit_event RENAME TO audit_event_gone")
+    try:
+        response = api.post("/api/v1/decisions", json=REQUEST)
+        assert response.status_code == 503
+        assert response.json["error"]["code"] == "store_unavailable"
+        assert "decision" not in response.json
+    finally:
+        sql(org_app, "ALTER TABLE audit_event_gone RENAME TO audit_event")
+    assert api.post("/api/v1/decisions", json=REQUEST).status_code == 200
+    assert verify(org_app)[1] == []
