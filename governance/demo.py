@@ -111,10 +111,9 @@ _CM_OUT = _ids("identity.* contact.* demographics.language demographics.accessib
                "care_plan.summary care_plan.goals care_plan.coordinator care_plan.discharge_plan "
                "risk.* medications.current_list medications.recent_changes "
                "school.attendance_barriers school.support_plan")
-_CLIN_OUT = _ids("identity.name identity.date_of_birth "
-                 "identity.record_number contact.* demographics.language "
-                 "demographics.accessibility_needs appointments.* care_plan.* risk.* clinical.* "
-                 "medications.* sud.*")
+_CLIN_OUT = _ids("identity.name identity.date_of_birth identity.record_number contact.* "
+                 "demographics.language demographics.accessibility_needs appointments.* "
+                 "care_plan.* risk.* clinical.* medications.* sud.*")
 _BILLING = _ids("identity.name identity.date_of_birth identity.record_number billing.*")
 _STATUS = _ids("identity.name identity.record_number identity.date_of_birth enrollment.* "
                "services.* housing.status risk.escalation_flag")
@@ -141,8 +140,7 @@ ROLES = (  # id, name, scope, description, grants (view, export, disclose), extr
            "appointments.*"), _CLIN_OUT), {}),
     ("billing", "Billing", "program", "Claims, denials and payer requests; billing data only",
      (_BILLING, _BILLING, _ids("identity.name identity.date_of_birth billing.payer_name "
-                               "billing.member_id billing.claims billing.service_codes "
-                               "")), {}),
+                               "billing.member_id billing.claims billing.service_codes")), {}),
     # Releases are assembled from the chart, but psychotherapy notes stay with the therapist.
     ("records", "Records and release of information", "organization",
      "Checks the authority and scope of record requests and assembles releases",
@@ -169,15 +167,22 @@ ROLES = (  # id, name, scope, description, grants (view, export, disclose), extr
 )
 
 PARTNERS = (  # id, name, type, standard, channels, address
-    ("city_housing", "City Housing Authority", "housing", True, "secure_portal", "400 Civic Pl"),
-    ("county_dhs", "County Human Services", "county", True, "secure_portal sftp", "1200 County Wy"),
-    ("riverside_clinic", "Riverside Health", "provider", True, "direct_message fax", "85 River Dr"),
-    ("mobile_crisis", "Mobile Crisis Team", "provider", True, "phone secure_portal", "24/7 dispatch"),
-    ("maple_court", "Maple Court Apartments", "housing", False, "email", "17 Maple Court"),
-    ("harbor_health_plan", "Harbor Health Plan", "payer", True, "secure_portal clearinghouse",
-     "PO Box 4410"),
-    ("lincoln_high", "Lincoln High School", "school", False, "email fax", "2 School Street"),
-    ("carepath_software", "CarePath Software", "vendor", False, "secure_portal", "500 Tech Park"),
+    ("city_housing", "City Housing Authority", "housing", True, "secure_portal",
+     "400 Civic Center Plaza, Springfield"),
+    ("county_dhs", "County Department of Human Services", "county", True, "secure_portal sftp",
+     "1200 County Way, Springfield"),
+    ("riverside_clinic", "Riverside Community Health Center", "provider", True,
+     "direct_message fax", "85 Riverside Drive, Springfield"),
+    ("mobile_crisis", "County Mobile Crisis Team", "provider", True, "phone secure_portal",
+     "1200 County Way, Springfield (24/7 dispatch)"),
+    ("maple_court", "Maple Court Apartments (landlord)", "housing", False, "email",
+     "17 Maple Court, Springfield"),
+    ("harbor_health_plan", "Harbor Health Plan (Medicaid managed care)", "payer", True,
+     "secure_portal clearinghouse", "PO Box 4410, Capitol City"),
+    ("lincoln_high", "Lincoln High School", "school", False, "email fax",
+     "2 School Street, Springfield"),
+    ("carepath_software", "CarePath Software (case system vendor)", "vendor", False,
+     "secure_portal", "500 Tech Park, Capitol City"),
 )
 
 _NO_NOTES = "clinical.* sud.* psychotherapy.* care_plan.case_notes"
@@ -243,7 +248,7 @@ LAST = ("garcia smith nguyen okafor brown patel haddad kim lopez rossi tanaka co
 GROUP_CN = {"case_manager": "case-managers", "clinician": "clinicians", "front_desk": "front-desk",
             "billing": "billing", "records": "records-staff", "supervisor": "supervisors",
             "compliance": "compliance", "it_admin": "it-admins", "vendor_support": "vendor-support"}
-PROGRAM_CN = {"housing": "housing", "behavioral_health": "bh", "county_contract": "county"}
+PROGRAM_CN = {"housing": "housing-", "behavioral_health": "bh-", "county_contract": "county-"}
 
 # Pinned participants: p-100 (housing + behavioral health, the contract's example), p-101
 # (county-funded, county release on file), p-102 (housing, referral release expired).
@@ -297,8 +302,7 @@ def build_demo_org(seed: int = 7, participants: int = 300, today: date | None = 
     """The sample organisation as an org-file dict; same seed and `today`, same result."""
     if participants < 1:
         raise ValueError("participants must be at least 1")
-    rng = random.Random(seed)
-    today = today or date.today()
+    rng, today = random.Random(seed), today or date.today()
     users = _users(rng, today)
     people = _participants(rng, participants)
     return {
@@ -306,7 +310,10 @@ def build_demo_org(seed: int = 7, participants: int = 300, today: date | None = 
         "fields": [{"id": fid, "sensitivity": s, "labels": labels.split(), "description": d}
                    for fid, s, labels, d in FIELDS],
         "purposes": [{"id": pid, "basis": b, "description": d} for pid, b, d in PURPOSES],
-        "roles": [_role(*row) for row in ROLES],
+        "roles": [{"id": rid, "name": name, "description": d, "scope": scope, "elevated": False,
+                   **extra, "grants": dict(zip(("view", "export", "disclose"),
+                                               map(list, grants), strict=True))}
+                  for rid, name, scope, d, grants, extra in ROLES],
         "users": users,
         "participants": people,
         "involvements": _involvements(rng, today, users, people),
@@ -320,36 +327,25 @@ def build_demo_org(seed: int = 7, participants: int = 300, today: date | None = 
     }
 
 
-def _iso(today: date, days: int) -> str:
-    return (today + timedelta(days=days)).isoformat()
+def _iso(today: date, days: int | None) -> str | None:
+    return None if days is None else (today + timedelta(days=days)).isoformat()
 
 
-def _role(rid: str, name: str, scope: str, description: str, grants: tuple, extra: dict) -> dict:
-    view, export, disclose = grants
-    return {"id": rid, "name": name, "description": description, "scope": scope,
-            "elevated": False, **extra,
-            "grants": {"view": list(view), "export": list(export), "disclose": list(disclose)}}
-
-
-def _assignment(role: str, program: str | None, until: str | None = None) -> dict:
-    out = {"role": role}
-    if program is not None:
-        out["program"] = program
-    if until is not None:
-        out["until"] = until
-    return out
+def _dated(row: dict, **dates: str | None) -> dict:
+    """`row` plus the dates (and other optional keys) that are set."""
+    return {**row, **{k.rstrip("_"): v for k, v in dates.items() if v is not None}}
 
 
 def _users(rng: random.Random, today: date) -> list[dict]:
     """The well-known users, then generated staff for every row of STAFFING."""
-    rows = [(uid, name, active,
-             [_assignment(r, p, None if d is None else _iso(today, d)) for r, p, d in roles])
+    rows = [(uid, name, active, [_dated({"role": r}, program=p, until=_iso(today, d))
+                                 for r, p, d in roles])
             for uid, name, active, roles in WELL_KNOWN_USERS]
     names = rng.sample([(f, la) for f in FIRST for la in LAST], sum(n for *_, n in STAFFING))
     for role, program, count in STAFFING:
         for i in range(count):
             first, last = names.pop()
-            roles, active = [_assignment(role, program)], True
+            roles, active = [_dated({"role": role}, program=program)], True
             # A few realistic wrinkles, placed by position so every seed has them.
             if role == "clinician" and program == "behavioral_health" and i == count - 1:
                 active = False  # left the clinic; account disabled
@@ -358,8 +354,8 @@ def _users(rng: random.Random, today: date) -> list[dict]:
             elif role == "supervisor" and program == "behavioral_health" and i == 1:
                 roles[0]["until"] = _iso(today, 45)  # acting supervisor
             elif role in ("front_desk", "billing") and program == "county_contract" and i == 0:
-                roles.append(_assignment(role, "housing" if role == "front_desk"
-                                         else "behavioral_health"))  # covers two programs
+                other = "housing" if role == "front_desk" else "behavioral_health"
+                roles.append({"role": role, "program": other})  # covers two programs
             rows.append((f"{first}.{last}", f"{first.title()} {last.title()}", active, roles))
     return [{"id": uid, "name": name, "email": f"{uid}@example.org", "active": active,
              "roles": roles} for uid, name, active, roles in rows]
@@ -372,19 +368,13 @@ def _participants(rng: random.Random, count: int) -> list[dict]:
             for n in range(100, 100 + count)]
 
 
-def _involvement(today: date, user: str, pid: str, program: str, start: int,
-                 end: int | None) -> dict:
-    out = {"user": user, "participant": pid, "program": program, "from": _iso(today, start)}
-    if end is not None:
-        out["until"] = _iso(today, end)
-    return out
-
-
 def _involvements(rng: random.Random, today: date, users: list[dict],
                   people: list[dict]) -> list[dict]:
-    """Open caseloads of 15-30 dealt round-robin within each program, plus a few closed cases."""
+    """Open caseloads of 15-30 dealt round-robin within each program, plus some closed cases."""
     known = {p["id"] for p in people}
-    out = [_involvement(today, *row) for row in PINNED_INVOLVEMENTS if row[1] in known]
+    out = [_dated({"user": u, "participant": p, "program": prog}, from_=_iso(today, start),
+                  until=_iso(today, end))
+           for u, p, prog, start, end in PINNED_INVOLVEMENTS if p in known]
     staff: dict[tuple[str, str], list[dict]] = {}
     for user in users:
         for a in user["roles"]:
@@ -396,66 +386,53 @@ def _involvements(rng: random.Random, today: date, users: list[dict],
         rng.shuffle(pool)
         cursor = 0
         for user in members:
-            taken = {p for u, p, prog, *_ in PINNED_INVOLVEMENTS
-                     if u == user["id"] and prog == program and p in known}
-            caseload = rng.randint(15, 30) - len(taken)
-            current: list[str] = []
+            taken = {r["participant"] for r in out
+                     if r["user"] == user["id"] and r["program"] == program}
+            caseload, cases = rng.randint(15, 30) - len(taken), []
             for _ in range(len(pool)):
-                if len(current) >= caseload:
-                    break
                 pid, cursor = pool[cursor % len(pool)], cursor + 1
-                if pid not in taken:
-                    current.append(pid)
+                if len(cases) < caseload and pid not in taken:
+                    cases.append((pid, -rng.randint(14, 720),
+                                  rng.randint(14, 300) if rng.random() < 0.4 else None))
                     taken.add(pid)
-            left = -rng.randint(30, 60)  # when a now-disabled account's holder left
-            for pid in current:
-                start = -rng.randint(14, 720)
-                if not user["active"]:
-                    start, end = min(start, left - 30), left
-                else:
-                    end = rng.randint(14, 300) if rng.random() < 0.4 else None
-                out.append(_involvement(today, user["id"], pid, program, start, end))
+            if not user["active"]:  # a disabled account's cases closed when its holder left
+                left = -rng.randint(30, 60)
+                cases = [(pid, min(start, left - 30), left) for pid, start, _ in cases]
             closed = [p for p in pool if p not in taken]
             for pid in rng.sample(closed, min(len(closed), rng.randint(2, 6))):
                 end = -rng.randint(1, 400)
-                out.append(_involvement(today, user["id"], pid, program,
-                                        end - rng.randint(60, 500), end))
+                cases.append((pid, end - rng.randint(60, 500), end))
+            out += [_dated({"user": user["id"], "participant": pid, "program": program},
+                           from_=_iso(today, start), until=_iso(today, end))
+                    for pid, start, end in cases]
     return out
 
 
 def _consents(rng: random.Random, today: date, people: list[dict]) -> list[dict]:
     """The pinned consents, then CONSENT_PLANS drawn per participant: most have some, not all."""
     known = {p["id"] for p in people}
-    out = [{"participant": pid, **scope,
-            **({} if start is None else {"from": _iso(today, start), "until": _iso(today, end)})}
+    out = [_dated({"participant": pid, **scope}, from_=_iso(today, start),
+                  until=_iso(today, end))
            for pid, scope, start, end in PINNED_CONSENTS if pid in known]
     for person in people:
         if person["id"] in PINNED_PROGRAMS:
             continue
         part2 = False
         for program, chance, recipients, purposes, fields, excludes in CONSENT_PLANS:
-            if (program is not None and program not in person["programs"]) or (
-                    rng.random() >= chance):
+            if program not in (None, *person["programs"]) or rng.random() >= chance:
                 continue
+            # A blanket sud exclusion would cancel the participant's own Part 2 consent.
             labels = [x for x in rng.choice(excludes) if not (part2 and x == "sud")]
-            part2 = part2 or "sud.*" in (chosen := rng.choice(fields))
-            out.append(_consent(rng, today, person["id"], **rng.choice(recipients),
-                                purposes=list(purposes), fields=list(chosen),
-                                **({"exclude_labels": labels} if labels else {})))
-    return out
-
-
-def _consent(rng: random.Random, today: date, pid: str, **scope: object) -> dict:
-    """One consent with realistic dates: most open or renewing, some expired, a few revoked."""
-    start = -rng.randint(30, 700)
-    out: dict = {"participant": pid, **scope, "from": _iso(today, start)}
-    roll = rng.random()
-    if roll < 0.15:
-        out["until"] = _iso(today, -rng.randint(1, min(200, -start - 1)))
-    elif roll < 0.6:
-        out["until"] = _iso(today, rng.randint(30, 365))
-    if rng.random() < 0.06:
-        out["status"] = "revoked"
+            chosen = list(rng.choice(fields))
+            part2 = part2 or "sud.*" in chosen
+            start, roll = -rng.randint(30, 700), rng.random()  # most open, some expired
+            end = (-rng.randint(1, min(200, -start - 1)) if roll < 0.15
+                   else rng.randint(30, 365) if roll < 0.6 else None)
+            out.append(_dated({"participant": person["id"], **rng.choice(recipients),
+                               "purposes": list(purposes), "fields": chosen},
+                              exclude_labels=labels or None, from_=_iso(today, start),
+                              until=_iso(today, end),
+                              status="revoked" if rng.random() < 0.06 else None))
     return out
 
 
@@ -463,9 +440,6 @@ def _group_roles() -> list[dict]:
     """One LDAP group per role and program actually staffed; organization roles take none."""
     pairs = dict.fromkeys((r, p) for *_, roles in WELL_KNOWN_USERS for r, p, _ in roles)
     pairs.update(dict.fromkeys((r, p) for r, p, _ in STAFFING))
-    out = []
-    for role, program in pairs:
-        cn = f"{PROGRAM_CN[program]}-{GROUP_CN[role]}" if program else GROUP_CN[role]
-        out.append({"group": f"cn={cn},ou=groups,dc=example,dc=org", "role": role,
-                    **({"program": program} if program else {})})
-    return sorted(out, key=lambda e: e["group"])
+    return sorted(
+        (_dated({"group": f"cn={PROGRAM_CN.get(p, '')}{GROUP_CN[r]},ou=groups,dc=example,dc=org",
+                 "role": r}, program=p) for r, p in pairs), key=lambda e: e["group"])

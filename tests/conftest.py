@@ -19,8 +19,8 @@ from governance.audit import GENESIS
 from governance.extension import state
 from governance.migrate import upgrade_database
 from governance.operations.api_keys import CreateApiKey
-from governance.orgfile import load_text, validate
 from governance.operations.apply_organisation import ApplyOrganisation
+from governance.orgfile import load_text, validate
 from governance.policy.vocabulary import BUILTIN_PURPOSES
 
 FIXTURES = Path(__file__).parent / "fixtures"

@@ -86,8 +86,11 @@ def _item_error(details: dict, message: str | None = None) -> dict:
 
 def _evaluate(decision_request: DecisionRequest) -> dict:
     st = state()
-    recorded = decide_and_record(st.session, st.engine, decision_request, st.clock(),
-                                 caller=g.governance_key, via="authzen")
+    try:
+        recorded = decide_and_record(st.session, st.engine, decision_request, st.clock(),
+                                     caller=g.governance_key, via="authzen")
+    except RequestError as exc:
+        raise _renamed(exc) from None
     answer = recorded.as_dict()
     return {"decision": answer["decision"] == "allow",
             "context": {k: answer[k] for k in ("decision_id", "allowed", "denied",
@@ -119,8 +122,12 @@ def to_decision_request(body: dict) -> DecisionRequest:
     try:
         return parse_decision_request(data)
     except RequestError as exc:
-        renamed = {_authzen_path(k): v for k, v in exc.details.items()}
-        raise RequestError(renamed) from None
+        raise _renamed(exc) from None
+
+
+def _renamed(exc: RequestError) -> RequestError:
+    """Report problems by their AuthZEN paths (``resource.id``, not ``participant``)."""
+    return RequestError({_authzen_path(k): v for k, v in exc.details.items()})
 
 
 def _member(body: dict, name: str, errors: dict, keys: tuple[str, ...]) -> dict | None:

@@ -35,10 +35,11 @@ def filter_():
     if not isinstance(source, dict):
         raise ApiError(400, "invalid_request", "record: required, a JSON object",
                        {"record": "required, a JSON object"})
+    catalogue = state().engine.snapshot(state().session).fields  # id -> info; used for `in`
     if "fields" not in body:
         # Default: decide exactly the fields the record carries.
-        body = {**body, "fields": record_field_ids(source) or ["*"]}
+        body = {**body, "fields": record_field_ids(source, catalogue) or ["*"]}
     request = parse_decision_request(body, extra=frozenset({"record"}))
     decision = record(request, "filter")
-    filtered, removed = filter_record(source, set(decision.outcome.allowed))
+    filtered, removed = filter_record(source, set(decision.outcome.allowed), catalogue)
     return jsonify({**decision.as_dict(), "record": filtered, "removed": removed})

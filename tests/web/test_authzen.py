@@ -1,0 +1,145 @@
+"""AuthZEN Authorization API 1.0 over the same decisions."""
+from __future__ import annotations
+
+import pytest
+
+
+def evaluation(subject="alice", action="view", participant="p-100", program="housing",
+               fields=("identity.name",), **context):
+    body = {"subject": {"type": "user", "id": subject}, "action": {"name": action},
+            "resource": {"type": "participant_record", "id": participant,
+                         "properties": {"program": program, "fields": list(fields)}}}
+    if context:
+        body["context"] = context
+    return body
+
+
+def test_metadata_names_the_pdp_and_every_endpoint(org_app):
+    body = org_app.test_client().get("/.well-known/authzen-configuration").json
+    base = body["policy_decision_point"]
+    assert base == "http://localhost"
+    assert body["access_evaluation_endpoint"] == base + "/access/v1/evaluation"
+    assert body["access_evaluations_endpoint"] == base + "/access/v1/evaluations"
+
+
+def test_single_evaluation_true_only_when_every_field_allowed(api):
+    allowed = api.post("/access/v1/evaluation", json=evaluation()).json
+    assert allowed["decision"] is True
+    assert allowed["context"]["allowed"] == ["identity.name"]
+    assert allowed["context"]["decision_id"].startswith("dec_")
+    partial = api.post("/access/v1/evaluation",
+                       json=evaluation(fields=["identity.name", "clinical.diagnosis"])).json
+    assert partial["decision"] is False
+    assert partial["context"]["denied"] == {"clinical.diagnosis": "no_role_grant"}
+
+
+def test_context_carries_purpose_recipient_bundle_and_obligations(api):
+    body = api.post("/access/v1/evaluation", json=evaluation(
+        action="disclose", fields=["identity.name", "contact.phone"],
+        purpose="housing_referral", recipient="city_housing",
+        bundle="housing_referral_standard")).json
+    assert body["decision"] is True
+    assert body["context"]["obligations"] == ["log_disclosure", "cover_sheet"]
+
+
+def test_request_id_is_echoed(api):
+    response = api.post("/access/v1/evaluation", json=evaluation(),
+                        headers={"X-Request-ID": "bfe9eb29-ab87"})
+    assert response.headers["X-Request-ID"] == "bfe9eb29-ab87"
+
+
+@pytest.mark.parametrize("mutate,member", [
+    (lambda b: b.pop("subject"), "subject"),
+    (lambda b: b["subject"].pop("id"), "subject.id"),
+    (lambda b: b.__setitem__("subject", "alice"), "subject"),
+    (lambda b: b.pop("action"), "action"),
+    (lambda b: b["action"].__setitem__("name", 7), "action.name"),
+    (lambda b: b["action"].__setitem__("name", "delete"), "action.name"),
+    (lambda b: b["resource"].__setitem__("type", "document"), "resource.type"),
+    (lambda b: b["resource"].pop("id"), "resource.id"),
+    (lambda b: b["resource"]["properties"].pop("fields"), "resource.properties.fields"),
+    (lambda b: b["resource"]["properties"].pop("program"), "resource.properties.program"),
+    (lambda b: b.__setitem__("context", []), "context"),
+    (lambda b: b.__setitem__("context", {"purpose": "gossip"}), "context.purpose"),
+])
+def test_malformed_evaluation_is_400(api, mutate, member):
+    body = evaluation()
+    mutate(body)
+    response = api.post("/access/v1/evaluation", json=body)
+    assert response.status_code == 400
+    assert member in response.json["error"]["details"], response.json
+
+
+def test_batch_defaults_are_overridden_per_item_and_order_is_kept(api):
+    body = {
+        "subject": {"type": "user", "id": "alice"},
+        "action": {"name": "view"},
+        "resource": {"type": "participant_record", "id": "p-100",
+                     "properties": {"program": "housing", "fields": ["identity.name"]}},
+        "evaluations": [
+            {},
+            {"subject": {"type": "user", "id": "nick"}},
+            {"resource": {"type": "participant_record", "id": "p-100",
+                          "properties": {"program": "housing",
+                                         "fields": ["clinical.diagnosis"]}}},
+            {"subject": {"type": "user", "id": "sam"},
+             "resource": {"type": "participant_record", "id": "p-100",
+                          "properties": {"program": "housing",
+                                         "fields": ["clinical.diagnosis"]}}},
+        ],
+    }
+    results = api.post("/access/v1/evaluations", json=body).json["evaluations"]
+    assert [r["decision"] for r in results] == [True, False, False, True]
+    assert results[1]["context"]["denied"] == {"identity.name": "no_case_involvement"}
+
+
+def test_malformed_item_is_false_and_the_batch_still_answers(api):
+    body = {"evaluations": [evaluation(), {"subject": {"type": "user"}}, "junk",
+                            evaluation(subject="sam")]}
+    response = api.post("/access/v1/evaluations", json=body)
+    assert response.status_code == 200
+    results = response.json["evaluations"]
+    assert [r["decision"] for r in results] == [True, False, False, True]
+    assert results[1]["context"]["error"]["status"] == 400
+    assert "subject.id" in results[1]["context"]["error"]["message"]
+
+
+@pytest.mark.parametrize("semantic,expected", [
+    ("execute_all", [True, False, True, False]),
+    ("deny_on_first_deny", [True, False]),
+    ("permit_on_first_permit", [True]),
+])
+def test_evaluation_semantics(api, semantic, expected):
+    items = [evaluation(), evaluation(subject="nick"), evaluation(subject="sam"),
+             evaluation(subject="lee")]
+    body = {"evaluations": items, "options": {"evaluations_semantic": semantic}}
+    results = api.post("/access/v1/evaluations", json=body).json["evaluations"]
+    assert [r["decision"] for r in results] == expected
+
+
+def test_permit_on_first_permit_skips_leading_denials(api):
+    items = [evaluation(subject="nick"), evaluation(subject="alice"), evaluation(subject="sam")]
+    body = {"evaluations": items, "options": {"evaluations_semantic": "permit_on_first_permit"}}
+    results = api.post("/access/v1/evaluations", json=body).json["evaluations"]
+    assert [r["decision"] for r in results] == [False, True]
+
+
+def test_unknown_semantic_is_400(api):
+    body = {"evaluations": [evaluation()], "options": {"evaluations_semantic": "maybe"}}
+    assert api.post("/access/v1/evaluations", json=body).status_code == 400
+
+
+def test_batch_without_evaluations_behaves_as_single(api):
+    body = api.post("/access/v1/evaluations", json=evaluation()).json
+    assert body["decision"] is True and "evaluations" not in body
+
+
+def test_batch_of_one_thousand_answers_in_order(api):
+    participants = ["p-100", "p-200", "p-300"]
+    items = [{"resource": {"type": "participant_record", "id": participants[i % 3],
+                           "properties": {"program": "housing", "fields": ["identity.name"]}}}
+             for i in range(1000)]
+    body = {"subject": {"type": "user", "id": "alice"}, "action": {"name": "view"},
+            "evaluations": items}
+    results = api.post("/access/v1/evaluations", json=body).json["evaluations"]
+    assert [r["decision"] for r in results] == [i % 3 != 2 for i in range(1000)]
