@@ -1,0 +1,88 @@
+"""Need-to-Know mounted as a plugin into a host application that owns db and login."""
+from __future__ import annotations
+
+import pytest
+from flask import Flask
+from flask_login import LoginManager
+from flask_sqlalchemy import SQLAlchemy
+from sqlalchemy import inspect, text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from governance import Governance
+from governance.extension import state
+from governance.migrate import upgrade_database
+from tests.conftest import apply_file, new_key
+
+
+def make_host(tmp_path):
+    class HostBase(DeclarativeBase):  # a fresh registry per host app
+        pass
+
+    db = SQLAlchemy(model_class=HostBase)
+
+    class Ticket(db.Model):
+        __tablename__ = "host_ticket"
+        id: Mapped[int] = mapped_column(primary_key=True)
+        title: Mapped[str]
+
+    host = Flask("host_app")
+    host.config.update(SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'host.sqlite'}",
+                       SECRET_KEY="host-secret", TESTING=True)
+    db.init_app(host)
+    login = LoginManager(host)
+    login.user_loader(lambda _id: None)
+
+    @host.get("/tickets")
+    def tickets():
+        return {"count": db.session.scalar(text("SELECT count(*) FROM host_ticket"))}
+
+    with host.app_context():
+        db.create_all()  # the host's own table, managed by the host
+    return host, db, login
+
+
+def test_mounts_into_host_reusing_its_db_and_login(tmp_path):
+    host, db, login = make_host(tmp_path)
+    Governance(host, db=db)
+    with host.app_context():
+        upgrade_database()
+        assert state(host).db is db
+        assert state(host).login_manager is login
+        tables = set(inspect(db.engine).get_table_names())
+    assert {"host_ticket", "audit_event", "casbin_rule", "governance_alembic_version"} <= tables
+    assert "alembic_version" not in tables  # the host's migration history stays its own
+
+    apply_file(host)
+    key = new_key(host, "decide")
+    client = host.test_client()
+    assert client.get("/tickets").json == {"count": 0}
+    response = client.post("/api/v1/decisions", headers={"Authorization": f"Bearer {key}"},
+                           json={"subject": "alice", "action": "view", "participant": "p-100",
+                                 "program": "housing", "fields": ["identity.name"]})
+    assert response.status_code == 200 and response.json["decision"] == "allow"
+
+
+def test_host_keeps_its_own_error_pages(tmp_path):
+    host, db, _ = make_host(tmp_path)
+    Governance(host, db=db)
+    response = host.test_client().get("/no-such-host-page")
+    assert response.status_code == 404 and not response.is_json
+    assert host.test_client().get("/api/v1/nope").is_json
+
+
+def test_init_app_pattern_and_double_registration(tmp_path):
+    host, db, _ = make_host(tmp_path)
+    governance = Governance(db=db)
+    governance.init_app(host)
+    with pytest.raises(RuntimeError, match="already registered"):
+        governance.init_app(host)
+
+
+def test_missing_sqlalchemy_is_explained():
+    with pytest.raises(RuntimeError, match="Flask-SQLAlchemy"):
+        Governance(Flask("bare"))
+
+
+def test_state_without_extension_is_explained():
+    with Flask("bare").app_context(), pytest.raises(RuntimeError, match="init_app"):
+        state()
