@@ -1,10 +1,8 @@
-"""A realistic sample organisation, as a plain org-file dict (the shape `governance apply` reads).
+"""A realistic sample organisation as a plain org-file dict (the shape `governance apply` reads).
 
-A housing provider, a behavioral health clinic and a county-funded program share one catalogue.
-The grants, bundles and consents follow what front-line staff describe: housing partners get
-contact details and risk flags, not clinical notes; warm handoffs carry a focused summary; the
-county gets status counts; crisis teams get safety and medication facts; billing sees billing.
-Deterministic for a given seed and `today`; every date is relative to `today`.
+Housing partners get contact details and risk flags, not clinical notes; warm handoffs carry a
+focused summary; the county gets status counts; crisis teams get safety and medication facts;
+billing sees billing. Deterministic for a given seed and `today`; dates are relative to `today`.
 """
 from __future__ import annotations
 
@@ -13,11 +11,9 @@ from datetime import date, timedelta
 
 N, R, VR = "normal", "restricted", "very_restricted"
 
-PROGRAMS = (
-    ("housing", "Rapid Rehousing and Tenancy Sustainment"),
-    ("behavioral_health", "Behavioral Health Clinic"),
-    ("county_contract", "County Care Coordination (county-funded)"),
-)
+PROGRAMS = (("housing", "Rapid Rehousing and Tenancy Sustainment"),
+            ("behavioral_health", "Behavioral Health Clinic"),
+            ("county_contract", "County Care Coordination (county-funded)"))
 
 FIELDS = (  # id, sensitivity, labels (space separated), description
     ("identity.name", N, "", "Legal name as verified at intake"),
@@ -167,22 +163,18 @@ ROLES = (  # id, name, scope, description, grants (view, export, disclose), extr
 )
 
 PARTNERS = (  # id, name, type, standard, channels, address
-    ("city_housing", "City Housing Authority", "housing", True, "secure_portal",
-     "400 Civic Center Plaza, Springfield"),
+    ("city_housing", "City Housing Authority", "housing", True, "secure_portal", "400 Civic Plaza"),
     ("county_dhs", "County Department of Human Services", "county", True, "secure_portal sftp",
-     "1200 County Way, Springfield"),
+     "1200 County Way"),
     ("riverside_clinic", "Riverside Community Health Center", "provider", True,
-     "direct_message fax", "85 Riverside Drive, Springfield"),
+     "direct_message fax", "85 Riverside Drive"),
     ("mobile_crisis", "County Mobile Crisis Team", "provider", True, "phone secure_portal",
-     "1200 County Way, Springfield (24/7 dispatch)"),
-    ("maple_court", "Maple Court Apartments (landlord)", "housing", False, "email",
-     "17 Maple Court, Springfield"),
+     "1200 County Way (24/7 dispatch)"),
+    ("maple_court", "Maple Court Apartments (landlord)", "housing", False, "email", "17 Maple Ct"),
     ("harbor_health_plan", "Harbor Health Plan (Medicaid managed care)", "payer", True,
      "secure_portal clearinghouse", "PO Box 4410, Capitol City"),
-    ("lincoln_high", "Lincoln High School", "school", False, "email fax",
-     "2 School Street, Springfield"),
-    ("carepath_software", "CarePath Software (case system vendor)", "vendor", False,
-     "secure_portal", "500 Tech Park, Capitol City"),
+    ("lincoln_high", "Lincoln High School", "school", False, "email fax", "2 School Street"),
+    ("carepath_software", "CarePath Software", "vendor", False, "secure_portal", "500 Tech Park"),
 )
 
 _NO_NOTES = "clinical.* sud.* psychotherapy.* care_plan.case_notes"
@@ -273,7 +265,6 @@ PROGRAM_MIX = ((["housing"], 35), (["behavioral_health"], 30), (["county_contrac
                (["housing", "behavioral_health"], 12), (["county_contract", "housing"], 8),
                (["behavioral_health", "county_contract"], 3))
 CASE_ROLES = ("case_manager", "clinician")
-_TREATERS = ("treatment", "warm_handoff", "care_coordination")
 # Releases participants sign: program (None: anyone), chance, recipients (one is picked),
 # purposes, field choices, exclusion choices. Part 2 (42 CFR) consents name the recipient.
 CONSENT_PLANS = (
@@ -287,7 +278,8 @@ CONSENT_PLANS = (
     ("behavioral_health", 0.06, [{"partners": ["harbor_health_plan"]}],
      ["payment", "claims_followup"], [_ids("billing.* sud.program_enrollment")], [[]]),
     ("behavioral_health", 0.7,
-     [{"partner_types": ["provider"]}] * 2 + [{"partners": ["riverside_clinic"]}], _TREATERS,
+     [{"partner_types": ["provider"]}] * 2 + [{"partners": ["riverside_clinic"]}],
+     ["treatment", "warm_handoff", "care_coordination"],
      [["*"], _ids("identity.* contact.* appointments.* care_plan.* medications.* "
                   "clinical.diagnosis")],
      [[], ["hiv"], ["psychotherapy_notes"], ["sud"], ["sud"], ["sud", "hiv"]]),
