@@ -24,7 +24,7 @@ from governance.operations.apply_organisation import ApplyOrganisation, ApplyRes
 from governance.orgfile import OrgFileError, load_text, validate
 from governance.orgfile.export import export_org
 
-PROGRESS_THRESHOLD = 2000  # items in a file before a progress bar is worth showing
+PROGRESS_THRESHOLD = 1000  # items in a file before a progress bar is worth showing
 
 
 @click.group("governance")
