@@ -4,7 +4,6 @@ from __future__ import annotations
 from datetime import datetime
 
 import casbin
-from sqlalchemy.orm import Session
 
 from governance.policy.adapter import SessionAdapter
 from governance.policy.patterns import field_match
@@ -23,9 +22,3 @@ def new_enforcer(session, *, membership: bool = False, now: datetime | None = No
     enforcer.enable_auto_save(True)
     return enforcer
 
-
-def reference_allows(session: Session, now: datetime, user: str, program: str,
-                     participant: str, field: str, action: str) -> bool:
-    """Casbin's own answer for rules 2-3 (role grant, case involvement) without overrides."""
-    enforcer = new_enforcer(session, membership=True, now=now)
-    return enforcer.enforce(user, program, participant, field, action)

@@ -126,7 +126,6 @@ class Snapshot:
     role_scopes: dict[str, str]
     grants: dict[tuple[str, str], frozenset[str]]  # (role, action) -> field ids
     active_users: frozenset[str]
-    known_users: frozenset[str]
     assignments: dict[str, list[AssignmentInfo]]
     enrollments: dict[str, frozenset[str]]
     involvements: dict[tuple[str, str], list[InvolvementInfo]]
@@ -173,7 +172,6 @@ def build_snapshot(session: Session) -> Snapshot:
         role_scopes=roles,
         grants=compile_grants(session, field_ids, roles),
         active_users=frozenset(session.scalars(select(User.id).where(User.active.is_(True)))),
-        known_users=frozenset(session.scalars(select(User.id))),
         assignments=_assignments(session),
         enrollments=_enrollments(session),
         involvements=_involvements(session),

@@ -129,3 +129,17 @@ def test_apply_export_and_dry_run_from_the_command_line(database_url, tmp_path):
         refused.stderr)
     missing = cli(database_url, "apply", str(tmp_path / "nope.yaml"), check=False)
     assert missing.returncode != 0 and "nope.yaml" in missing.stderr
+
+
+def test_concurrent_decisions_keep_the_chain_whole(server):
+    from concurrent.futures import ThreadPoolExecutor
+
+    base, url = server
+    key = cli(url, "api-key", "create", "load").stdout.strip().splitlines()[-1]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        statuses = list(pool.map(lambda _: call(base, "/api/v1/decisions", key, REFERRAL)[0],
+                                 range(200)))
+    assert statuses == [200] * 200
+    verified = cli(url, "audit", "verify").stdout
+    assert "intact" in verified
+    assert int(verified.split(":")[1].split()[0]) >= 200
