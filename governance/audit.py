@@ -1,9 +1,10 @@
 """Append to and verify the hash-chained audit trail.
 
-Each row's hash covers the previous row's hash and the row's own canonical content. Writers
-advance the single ``audit_head`` row first (UPDATE ... RETURNING), which takes the write lock on
-both SQLite and PostgreSQL, so concurrent workers append one after another, never forking the
-chain. The row commits with the change (or decision) it records, or not at all.
+Each row is linked to the one before it: ``hash = sha256("prev_hash:seq:digest")`` where
+``digest`` is the sha256 of the row's canonical content. Writers lock the single ``audit_head``
+row while they append, so concurrent workers and instances extend one chain, never fork it. On
+PostgreSQL the append is one call of the ``governance_audit_append`` function (one round trip);
+on SQLite the same steps run in Python inside the write transaction.
 """
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import Connection, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from governance.clock import utcnow
@@ -26,29 +27,53 @@ def canonical(value: object) -> str:
                       default=str)
 
 
-def row_hash(prev_hash: str, seq: int, at: datetime, kind: str, actor: str | None,
-             subject: str | None, participant: str | None, ref: str | None, payload: str) -> str:
-    body = canonical([seq, at.isoformat(timespec="microseconds"), kind, actor, subject,
-                      participant, ref, payload])
-    return hashlib.sha256((prev_hash + body).encode()).hexdigest()
+def content_digest(at: datetime, kind: str, actor: str | None, subject: str | None,
+                   participant: str | None, ref: str | None, payload: str) -> str:
+    body = canonical([at.isoformat(timespec="microseconds"), kind, actor, subject, participant,
+                      ref, payload])
+    return hashlib.sha256(body.encode()).hexdigest()
 
 
-def append(session: Session, kind: str, payload: dict, *, actor: str | None = None,
-           subject: str | None = None, participant: str | None = None, ref: str | None = None,
-           at: datetime | None = None) -> AuditEvent:
-    """Add one event to the chain inside the caller's transaction (the caller commits)."""
+def link(prev_hash: str, seq: int, digest: str) -> str:
+    return hashlib.sha256(f"{prev_hash}:{seq}:{digest}".encode()).hexdigest()
+
+
+def new_row(kind: str, payload: dict, *, actor: str | None = None, subject: str | None = None,
+            participant: str | None = None, ref: str | None = None,
+            at: datetime | None = None) -> dict:
+    """An audit row ready to be chained (its content digest computed here, off the lock)."""
     at = at or utcnow()
-    seq, prev = session.execute(
-        update(AuditHead).where(AuditHead.id == 1).values(seq=AuditHead.seq + 1)
+    text_ = canonical(payload)
+    return {"at": at, "kind": kind, "actor": actor, "subject": subject,
+            "participant": participant, "ref": ref, "payload": text_,
+            "digest": content_digest(at, kind, actor, subject, participant, ref, text_)}
+
+
+def write_rows(connection: Connection, rows: list[dict]) -> None:
+    """Chain and insert ``rows`` in the connection's transaction (the caller commits)."""
+    if connection.dialect.name == "postgresql":
+        wire = [{**row, "at": row["at"].isoformat(timespec="microseconds")} for row in rows]
+        connection.execute(text("SELECT governance_audit_append(CAST(:rows AS jsonb))"),
+                           {"rows": json.dumps(wire)})
+        return
+    last, prev = connection.execute(
+        update(AuditHead).where(AuditHead.id == 1).values(seq=AuditHead.seq + len(rows))
         .returning(AuditHead.seq, AuditHead.hash)).one()
-    text = canonical(payload)
-    digest = row_hash(prev, seq, at, kind, actor, subject, participant, ref, text)
-    event = AuditEvent(seq=seq, at=at, kind=kind, actor=actor, subject=subject,
-                       participant=participant, ref=ref, payload=text, prev_hash=prev,
-                       hash=digest)
-    session.add(event)
-    session.execute(update(AuditHead).where(AuditHead.id == 1).values(hash=digest))
-    return event
+    seq = last - len(rows)
+    values = []
+    for row in rows:
+        seq += 1
+        digest = link(prev, seq, row["digest"])
+        values.append({k: v for k, v in row.items() if k != "digest"}
+                      | {"seq": seq, "prev_hash": prev, "hash": digest})
+        prev = digest
+    connection.execute(insert(AuditEvent), values)
+    connection.execute(update(AuditHead).where(AuditHead.id == 1).values(hash=prev))
+
+
+def append(session: Session, kind: str, payload: dict, **row) -> None:
+    """Add one event inside the session's transaction, so it commits with the change it records."""
+    write_rows(session.connection(), [new_row(kind, payload, **row)])
 
 
 @dataclass
@@ -64,9 +89,8 @@ def verify(session: Session, batch: int = 5000) -> tuple[int, list[Problem]]:
     """Walk the chain in order; returns the rows checked and every problem found."""
     problems: list[Problem] = []
     expected_seq, prev, count, last = 1, GENESIS, 0, 0
-    after = 0
     while True:
-        rows = session.scalars(select(AuditEvent).where(AuditEvent.seq > after)
+        rows = session.scalars(select(AuditEvent).where(AuditEvent.seq > last)
                                .order_by(AuditEvent.seq).limit(batch)).all()
         if not rows:
             break
@@ -78,12 +102,11 @@ def verify(session: Session, batch: int = 5000) -> tuple[int, list[Problem]]:
             if row.prev_hash != prev:
                 problems.append(Problem(row.seq, "does not follow the previous row "
                                                  "(deleted or reordered rows before it)"))
-            digest = row_hash(row.prev_hash, row.seq, row.at, row.kind, row.actor, row.subject,
-                              row.participant, row.ref, row.payload)
-            if digest != row.hash:
+            digest = content_digest(row.at, row.kind, row.actor, row.subject, row.participant,
+                                    row.ref, row.payload)
+            if link(row.prev_hash, row.seq, digest) != row.hash:
                 problems.append(Problem(row.seq, "content was edited (hash mismatch)"))
             prev, expected_seq, last = row.hash, row.seq + 1, row.seq
-        after = rows[-1].seq
     head = session.get(AuditHead, 1)
     if head is not None and (head.seq != last or head.hash != prev):
         problems.append(Problem(last + 1, f"chain ends at row {last} but {head.seq} rows were "

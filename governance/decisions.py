@@ -4,14 +4,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session
 
 from governance import audit
+from governance.audit_writer import AuditWriter
 from governance.ids import new_id
-from governance.policy.engine import PolicyEngine
 from governance.policy.pipeline import Outcome, decide
 from governance.policy.request import DecisionRequest
+from governance.policy.snapshot import Snapshot
 
 
 class StoreUnavailable(RuntimeError):
@@ -30,26 +31,22 @@ class RecordedDecision:
                 "policy_version": o.policy_version}
 
 
-def decide_and_record(session: Session, engine: PolicyEngine, request: DecisionRequest,
-                      now: datetime, *, caller: str, via: str = "api") -> RecordedDecision:
-    """Decide, append the decision to the audit chain and commit (or raise StoreUnavailable).
+def decide_and_record(snapshot: Snapshot, request: DecisionRequest, now: datetime, *,
+                      writer: AuditWriter, engine: Engine, caller: str,
+                      via: str = "api") -> RecordedDecision:
+    """Decide, append the decision to the audit chain durably, then answer.
 
-    RequestError (bad input) propagates untouched and writes nothing.
+    RequestError (bad input) propagates untouched and writes nothing; a store failure raises
+    StoreUnavailable and no decision is returned.
     """
-    try:
-        snapshot = engine.snapshot(session)
-    except SQLAlchemyError as exc:
-        session.rollback()
-        raise StoreUnavailable("the policy store cannot be read") from exc
     outcome = decide(snapshot, request, now)
     decision = RecordedDecision(new_id("dec"), outcome)
     payload = {"request": request.as_dict(), **decision.as_dict(), "basis": outcome.basis,
                "caller": caller, "via": via}
+    row = audit.new_row("decision", payload, actor=caller, subject=request.subject,
+                        participant=request.participant, ref=decision.decision_id, at=now)
     try:
-        audit.append(session, "decision", payload, actor=caller, subject=request.subject,
-                     participant=request.participant, ref=decision.decision_id, at=now)
-        session.commit()
+        writer.write(engine, row)
     except SQLAlchemyError as exc:
-        session.rollback()
         raise StoreUnavailable("the decision could not be written to the audit trail") from exc
     return decision

@@ -8,10 +8,14 @@ from datetime import datetime
 from flask import Flask
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import event
+from sqlalchemy.exc import SQLAlchemyError
 
+from governance.audit_writer import AuditWriter
 from governance.clock import utcnow
 from governance.config import DEFAULTS
+from governance.decisions import StoreUnavailable
 from governance.policy.engine import PolicyEngine
+from governance.policy.snapshot import Snapshot
 
 EXTENSION_KEY = "governance"
 
@@ -23,11 +27,20 @@ class GovernanceState:
     db: SQLAlchemy
     login_manager: object | None
     engine: PolicyEngine = field(default_factory=PolicyEngine)
+    writer: AuditWriter = field(default_factory=AuditWriter)
     clock: Callable[[], datetime] = utcnow
 
     @property
     def session(self):
         return self.db.session
+
+    def snapshot(self) -> Snapshot:
+        """The current compiled policy, or StoreUnavailable (fail closed)."""
+        try:
+            return self.engine.snapshot(self.session)
+        except SQLAlchemyError as exc:
+            self.session.rollback()
+            raise StoreUnavailable("the policy store cannot be read") from exc
 
 
 class Governance:
@@ -49,7 +62,9 @@ class Governance:
         for key, value in DEFAULTS.items():
             app.config.setdefault(key, value)
         login_manager = login_manager or self.login_manager or getattr(app, "login_manager", None)
-        app.extensions[EXTENSION_KEY] = GovernanceState(db=db, login_manager=login_manager)
+        governance_state = GovernanceState(db=db, login_manager=login_manager)
+        app.extensions[EXTENSION_KEY] = governance_state
+        _track_revisions(db, governance_state.engine)
 
         from governance.api import register_api
         from governance.cli import governance_cli
@@ -72,6 +87,20 @@ def state(app: Flask | None = None) -> GovernanceState:
     except KeyError:
         raise RuntimeError("Governance is not registered on this app. "
                            "Did you forget to call Governance(app) or init_app(app)?") from None
+
+
+def _track_revisions(db: SQLAlchemy, engine: PolicyEngine) -> None:
+    """Once a write commits, this process's snapshot follows at once (others via NOTIFY)."""
+
+    @event.listens_for(db.session, "after_commit")
+    def _committed(session) -> None:  # noqa: ANN001
+        revision = session.info.pop("governance_revision", None)
+        if revision is not None:
+            engine.saw_revision(revision)
+
+    @event.listens_for(db.session, "after_rollback")
+    def _rolled_back(session) -> None:  # noqa: ANN001
+        session.info.pop("governance_revision", None)
 
 
 def _tune_sqlite(db: SQLAlchemy) -> None:

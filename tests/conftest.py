@@ -84,6 +84,7 @@ def make_app(request, tmp_path, sqlite_template):
 
     yield make
     for app in apps:
+        state(app).engine.close()
         with app.app_context():
             state(app).session.remove()
             state(app).db.engine.dispose()

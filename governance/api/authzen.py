@@ -6,11 +6,10 @@ resource.id = participant, resource.properties.fields/.program, context.purpose/
 """
 from __future__ import annotations
 
-from flask import Blueprint, current_app, g, jsonify, request
+from flask import Blueprint, current_app, jsonify, request
 
+from governance.api.decisions import record
 from governance.api.http import ApiError, json_body, require_key
-from governance.decisions import decide_and_record
-from governance.extension import state
 from governance.policy.request import DecisionRequest, RequestError, parse_decision_request
 
 bp = Blueprint("governance_authzen", __name__)
@@ -85,10 +84,8 @@ def _item_error(details: dict, message: str | None = None) -> dict:
 
 
 def _evaluate(decision_request: DecisionRequest) -> dict:
-    st = state()
     try:
-        recorded = decide_and_record(st.session, st.engine, decision_request, st.clock(),
-                                     caller=g.governance_key, via="authzen")
+        recorded = record(decision_request, "authzen")
     except RequestError as exc:
         raise _renamed(exc) from None
     answer = recorded.as_dict()

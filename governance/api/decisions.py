@@ -13,9 +13,10 @@ bp = Blueprint("governance_decisions", __name__, url_prefix="/api/v1")
 
 
 def record(request: DecisionRequest, via: str) -> RecordedDecision:
+    """Decide against the snapshot the key was checked with, and audit durably."""
     st = state()
-    return decide_and_record(st.session, st.engine, request, st.clock(),
-                             caller=g.governance_key, via=via)
+    return decide_and_record(g.governance_snapshot, request, st.clock(), writer=st.writer,
+                             engine=st.db.engine, caller=g.governance_key, via=via)
 
 
 @bp.post("/decisions")
@@ -35,7 +36,7 @@ def filter_():
     if not isinstance(source, dict):
         raise ApiError(400, "invalid_request", "record: required, a JSON object",
                        {"record": "required, a JSON object"})
-    catalogue = state().engine.snapshot(state().session).fields  # id -> info; used for `in`
+    catalogue = g.governance_snapshot.fields  # id -> info; used for `in`
     if "fields" not in body:
         # Default: decide exactly the fields the record carries.
         body = {**body, "fields": record_field_ids(source, catalogue) or ["*"]}

@@ -7,7 +7,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from governance.api.http import error_response
 from governance.extension import state
-from governance.policy.snapshot import read_state
+from governance.policy.loading import read_state
 
 bp = Blueprint("governance_health", __name__)
 

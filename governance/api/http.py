@@ -47,11 +47,13 @@ def require_key(scope: str) -> Callable:
             kind, _, token = header.partition(" ")
             key = None
             if kind.lower() == "bearer" and token.strip():
-                key = authenticate(state().session, token.strip())
+                snapshot = state().snapshot()
+                g.governance_snapshot = snapshot
+                key = authenticate(snapshot.api_keys, token.strip())
             if key is None:
                 raise ApiError(401, "unauthorized", "a valid API key is required "
                                "(Authorization: Bearer KEY)")
-            if scope not in (key.scopes or []):
+            if scope not in key.scopes:
                 raise ApiError(403, "forbidden", f"this key lacks the '{scope}' scope")
             g.governance_key = key.name
             return view(*args, **kwargs)
@@ -85,7 +87,10 @@ def install(app: Flask) -> None:
 
     @app.errorhandler(SQLAlchemyError)
     def _store_error(exc: SQLAlchemyError):
-        state().session.rollback()
+        try:
+            state().session.rollback()
+        except SQLAlchemyError:
+            pass
         app.logger.exception("store error")
         return error_response(503, "store_unavailable", "the store is unreachable")
 
@@ -93,8 +98,12 @@ def install(app: Flask) -> None:
     def _http_error(exc: HTTPException):
         if not _ours():
             return exc
-        return error_response(exc.code or 500, exc.name.lower().replace(" ", "_"),
-                              exc.description or exc.name)
+        body, status = error_response(exc.code or 500, exc.name.lower().replace(" ", "_"),
+                                      exc.description or exc.name)
+        for name, value in exc.get_headers():
+            if name.lower() != "content-type":
+                body.headers[name] = value  # e.g. Allow on 405
+        return body, status
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):

@@ -15,10 +15,10 @@ from governance.models.catalog import (
 from governance.models.consent import Consent
 from governance.models.directory import RoleAssignment, User
 from governance.models.elevation import Escalation, Override
-from governance.models.state import PolicyState
+from governance.models.state import PolicyChange, PolicyState
 
 __all__ = [
     "ApiKey", "AuditEvent", "AuditHead", "Bundle", "CasbinRule", "Consent", "DirectoryGroupRole",
     "Enrollment", "Escalation", "Field", "Involvement", "Override", "Participant", "Partner",
-    "PolicyState", "Program", "Purpose", "Role", "RoleAssignment", "User",
+    "PolicyChange", "PolicyState", "Program", "Purpose", "Role", "RoleAssignment", "User",
 ]

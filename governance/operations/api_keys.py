@@ -13,6 +13,8 @@ from sqlalchemy.orm import Session
 from governance import audit
 from governance.clock import utcnow
 from governance.models import ApiKey
+from governance.operations.state import bump_revision
+from governance.policy.snapshot import KeyInfo
 
 SCOPES = ("decide", "manage")
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
@@ -46,6 +48,7 @@ class CreateApiKey:
         key = f"ntk_{prefix}_{secrets.token_urlsafe(32)}"
         session.add(ApiKey(name=self.name, prefix=prefix, digest=digest(key),
                            scopes=sorted(set(self.scopes))))
+        bump_revision(session, [("api_keys", self.name)])
         audit.append(session, "api_key.created", {"name": self.name, "scopes": list(self.scopes)},
                      actor=self.actor, ref=self.name)
         session.commit()
@@ -64,20 +67,21 @@ class RevokeApiKey:
         if row.revoked_at is not None:
             raise ApiKeyError(f"key '{self.name}' is already revoked")
         row.revoked_at = utcnow()
+        bump_revision(session, [("api_keys", self.name)])
         audit.append(session, "api_key.revoked", {"name": self.name}, actor=self.actor,
                      ref=self.name)
         session.commit()
 
 
-def authenticate(session: Session, presented: str) -> ApiKey | None:
+def authenticate(keys: dict[str, KeyInfo], presented: str) -> KeyInfo | None:
     """The live key matching ``presented``, compared in constant time; None otherwise."""
     match = KEY.match(presented or "")
     if not match:
         return None
-    row = session.scalar(select(ApiKey).where(ApiKey.prefix == match.group(1)))
-    if row is None or row.revoked_at is not None:
+    key = keys.get(match.group(1))
+    if key is None:
         return None
-    return row if hmac.compare_digest(row.digest, digest(presented)) else None
+    return key if hmac.compare_digest(key.digest, digest(presented)) else None
 
 
 def list_keys(session: Session) -> list[ApiKey]:

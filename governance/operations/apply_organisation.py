@@ -85,7 +85,7 @@ class ApplyOrganisation:
             if self.dry_run or not self.result.changes:
                 session.rollback()
                 return self.result
-            bump_revision(session, self.result.version)
+            bump_revision(session, version=self.result.version)
             audit.append(session, "org.applied", self._audit_payload(), actor=self.actor,
                          ref=self.result.version, at=self.now)
             session.commit()

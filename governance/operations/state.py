@@ -1,15 +1,38 @@
-"""Tell every worker that the policy changed."""
+"""Tell every worker of every instance that the policy changed, and what changed."""
 from __future__ import annotations
 
-from sqlalchemy import update
+from collections.abc import Iterable
+
+from sqlalchemy import insert, select, text, update
 from sqlalchemy.orm import Session
 
 from governance.clock import utcnow
-from governance.models import PolicyState
+from governance.models import PolicyChange, PolicyState
+
+CHANNEL = "governance_policy"
+EVERYTHING = ("all", None)
 
 
-def bump_revision(session: Session, version: str | None = None) -> None:
+def bump_revision(session: Session, changes: Iterable[tuple[str, str | None]] = (EVERYTHING,),
+                  *, version: str | None = None) -> int:
+    """Advance the revision inside the caller's transaction and record what it changed.
+
+    ``changes`` are (scope, key) pairs, e.g. ("consents", "p-100"); ("all", None) makes
+    workers rebuild their snapshot. On PostgreSQL a NOTIFY (delivered at commit) wakes every
+    listening worker at once.
+    """
     values: dict = {"revision": PolicyState.revision + 1, "updated_at": utcnow()}
     if version is not None:
         values["version"] = version
     session.execute(update(PolicyState).where(PolicyState.id == 1).values(**values))
+    revision = session.scalar(select(PolicyState.revision).where(PolicyState.id == 1))
+    now = utcnow()
+    session.execute(insert(PolicyChange), [
+        {"revision": revision, "scope": scope, "key": key, "at": now}
+        for scope, key in dict.fromkeys(changes)])
+    # The extension's after_commit hook tells this process's engine at once.
+    session.info["governance_revision"] = revision
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_notify(:channel, :revision)"),
+                        {"channel": CHANNEL, "revision": str(revision)})
+    return revision

@@ -1,30 +1,130 @@
-"""Per-application holder of the compiled snapshot, rebuilt when the store's revision moves."""
+"""Per-process holder of the compiled snapshot, kept current through the change feed.
+
+Each request compares the store's revision with the snapshot's. On PostgreSQL a listener thread
+(LISTEN governance_policy) keeps that revision in memory, so a request asks the database nothing;
+elsewhere (SQLite) it is one indexed single-row read. When the revision moved, the worker reads
+``policy_change`` since its own revision and reloads only the slices named there, or rebuilds
+the whole snapshot after an org file apply.
+"""
 from __future__ import annotations
 
+import logging
+import os
 import threading
+from collections import defaultdict
 
+import psycopg
+from sqlalchemy import select
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from governance.policy.snapshot import Snapshot, build_snapshot, read_state
+from governance.models import PolicyChange
+from governance.operations.state import CHANNEL
+from governance.policy.loading import build_snapshot, patch_snapshot, read_state
+from governance.policy.snapshot import Snapshot
+
+log = logging.getLogger(__name__)
+PATCH_LIMIT = 500  # more changed keys than this: rebuild instead of patching
 
 
 class PolicyEngine:
     def __init__(self) -> None:
         self._snapshot: Snapshot | None = None
         self._lock = threading.Lock()
+        self.listener: RevisionListener | None = None
+        self.listen_enabled = True
+
+    def saw_revision(self, revision: int) -> None:
+        """A write in this process committed ``revision``: no need to wait for its NOTIFY."""
+        if self.listener is not None:
+            self.listener.revision = max(self.listener.revision, revision)
+
+    def close(self) -> None:
+        if self.listener is not None:
+            self.listener.stop()
+            self.listener = None
 
     def snapshot(self, session: Session) -> Snapshot:
-        """The snapshot for the store's current revision (one small read when unchanged)."""
-        revision, _ = read_state(session)
+        """The snapshot for the store's current revision."""
+        if self.listen_enabled and (self.listener is None or self.listener.pid != os.getpid()):
+            self.listen(session.get_bind())
+        revision = self._revision(session)
         snap = self._snapshot
-        if snap is not None and snap.revision == revision:
+        if snap is not None and snap.revision >= revision:
             return snap
         with self._lock:
             snap = self._snapshot
-            if snap is None or snap.revision != revision:
-                snap = build_snapshot(session)
+            if snap is None or snap.revision < revision:
+                snap = self._catch_up(session, snap)
                 self._snapshot = snap
         return snap
 
     def invalidate(self) -> None:
         self._snapshot = None
+
+    def _revision(self, session: Session) -> int:
+        listener = self.listener
+        if listener is not None and listener.healthy():
+            return listener.revision
+        return read_state(session)[0]
+
+    def _catch_up(self, session: Session, snap: Snapshot | None) -> Snapshot:
+        if snap is None:
+            return build_snapshot(session)
+        revision, _ = read_state(session)
+        rows = session.execute(
+            select(PolicyChange.revision, PolicyChange.scope, PolicyChange.key)
+            .where(PolicyChange.revision > snap.revision, PolicyChange.revision <= revision)
+        ).all()
+        changes: dict[str, set[str]] = defaultdict(set)
+        for _, scope, key in rows:
+            changes[scope].add(key)
+        complete = len({r[0] for r in rows}) == revision - snap.revision
+        if (not complete or "all" in changes or None in set().union(*changes.values() or [set()])
+                or sum(map(len, changes.values())) > PATCH_LIMIT):
+            return build_snapshot(session)
+        return patch_snapshot(session, snap, revision, changes)
+
+    def listen(self, engine: Engine) -> None:
+        """Start the LISTEN thread once per process (after a fork, again in the child)."""
+        if engine.dialect.name != "postgresql":
+            self.listen_enabled = False
+            return
+        self.listener = RevisionListener(engine.url)
+        self.listener.start()
+
+
+class RevisionListener(threading.Thread):
+    """Keeps the store's policy revision in memory from PostgreSQL notifications."""
+
+    def __init__(self, url) -> None:
+        super().__init__(name="governance-policy-listener", daemon=True)
+        self.dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
+        self.pid = os.getpid()
+        self.revision = 0
+        self._connected = threading.Event()
+        self._stopping = threading.Event()
+
+    def healthy(self) -> bool:
+        return self._connected.is_set()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._connected.clear()
+
+    def run(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                with psycopg.connect(self.dsn, autocommit=True, connect_timeout=5) as conn:
+                    conn.execute(f"LISTEN {CHANNEL}")
+                    row = conn.execute("SELECT revision FROM policy_state WHERE id = 1").fetchone()
+                    self.revision = max(self.revision, row[0] if row else 0)
+                    self._connected.set()
+                    while not self._stopping.is_set():
+                        for note in conn.notifies(timeout=0.5):
+                            self.revision = max(self.revision, int(note.payload))
+            except Exception:  # noqa: BLE001 - any failure: requests read the store instead
+                if not self._stopping.is_set():
+                    log.warning("policy listener lost its connection; retrying", exc_info=True)
+            self._connected.clear()
+            self._stopping.wait(1.0)

@@ -1,0 +1,360 @@
+"""Need-to-Know against a local Cerbos PDP: same organisation, same 20-field view requests.
+
+    .venv/bin/python bench/peer_compare.py [--backend sqlite|postgres] [--n 3000] [--threads 4]
+
+Loads the demo organisation into a fresh database, serves it with gunicorn (one sync worker),
+translates the same org into a Cerbos resource policy, starts Cerbos on loopback, then sends
+the same requests to both, interleaved, over reused HTTP connections. Every answer pair must
+allow the same fields. See bench/peer/README.md.
+"""
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
+from datetime import date
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import psycopg  # noqa: E402
+
+from governance.demo import build_demo_org  # noqa: E402
+from governance.policy.patterns import expand  # noqa: E402
+
+CERBOS_HOME = ROOT / "bench" / "peer" / ".cerbos"
+CERBOS_PKG = "@cerbos/cerbos-linux-x64"
+PG = "postgresql://postgres@127.0.0.1:5432"
+ACTIONS = ("view", "export", "disclose")
+WIDTH = 20  # fields per request
+
+
+def cerbos_binary() -> Path:
+    """The Cerbos binary from the npm package, installed on first use (0.55, else newest 0.x)."""
+    package = CERBOS_HOME / "node_modules" / CERBOS_PKG
+    if not package.is_dir():
+        for spec in (f"{CERBOS_PKG}@0.55", f"{CERBOS_PKG}@0"):
+            done = subprocess.run(["npm", "install", "--prefix", str(CERBOS_HOME), spec],
+                                  capture_output=True, text=True)
+            if done.returncode == 0:
+                break
+        else:
+            sys.exit(f"npm install {CERBOS_PKG} failed:\n{done.stderr}")
+    found = [p for p in package.iterdir() if p.is_file() and os.access(p, os.X_OK)]
+    if not found:
+        sys.exit(f"no executable in {package}")
+    return found[0]
+
+
+def active(row: dict, today: date) -> bool:
+    """Org-file dates are whole days: a row counts from its `from` day until (not on) `until`."""
+    start, end = row.get("from"), row.get("until")
+    return ((start is None or date.fromisoformat(start[:10]) <= today)
+            and (end is None or today < date.fromisoformat(end[:10])))
+
+
+def cerbos_policy(org: dict) -> dict:
+    """One rule per (role, action): the grant patterns expanded to `action:field` actions.
+    Every rule needs an active subject and a participant enrolled in the program (rule 1);
+    program and case roles need `role@program` among the principal's assignments (rule 2);
+    case roles also need the principal on the participant's case team (rule 3)."""
+    catalogue = [f["id"] for f in org["fields"]]
+    rules = []
+    for role in org["roles"]:
+        rid, scope = role["id"], role["scope"]
+        terms = ["V.eligible"]
+        if scope != "organization":
+            terms.append(f'("{rid}@" + R.attr.program) in P.attr.assignments')
+        if scope == "case":
+            terms.append("P.id in R.attr.case_team")
+        for action in ACTIONS:
+            fields, unmatched = expand(role["grants"].get(action, []), catalogue)
+            assert not unmatched, (rid, action, unmatched)
+            if fields:
+                rules.append({"name": f"{rid}-{action}", "effect": "EFFECT_ALLOW",
+                              "roles": [rid], "actions": [f"{action}:{f}" for f in fields],
+                              "condition": {"match": {"all": {"of": [{"expr": t}
+                                                                     for t in terms]}}}})
+    eligible = "P.attr.active == true && R.attr.program in R.attr.enrolled"
+    return {"apiVersion": "api.cerbos.dev/v1",
+            "resourcePolicy": {"resource": "participant_record", "version": "default",
+                               "variables": {"local": {"eligible": eligible}},
+                               "rules": rules}}
+
+
+def cases(org: dict, today: date) -> list[tuple[str, str, str]]:
+    """(user, participant, program) from real work: each user's first open case and first
+    closed-only case, one participant per assignment's program, and now and then a program
+    the participant is not enrolled in."""
+    enrolled = {p["id"]: p["programs"] for p in org["participants"]}
+    pids = sorted(enrolled)
+    work: dict[str, list[dict]] = {}
+    for inv in org["involvements"]:
+        work.setdefault(inv["user"], []).append(inv)
+    out = []
+    for k, user in enumerate(org["users"]):
+        mine = work.get(user["id"], [])
+        open_ = {(i["participant"], i["program"]) for i in mine if active(i, today)}
+        closed = [(i["participant"], i["program"]) for i in mine
+                  if (i["participant"], i["program"]) not in open_]
+        out += [(user["id"], *pair) for pair in (sorted(open_)[:1] + closed[:1])]
+        for a in user["roles"]:
+            program = a.get("program")
+            pool = [p for p in pids if program is None or program in enrolled[p]]
+            pid = pool[(k * 7) % len(pool)]
+            out.append((user["id"], pid, program or enrolled[pid][0]))
+            if program and k % 8 == 0:
+                outside = [p for p in pids if program not in enrolled[p]]
+                out.append((user["id"], outside[k % len(outside)], program))
+    return out
+
+
+def request_pairs(org: dict, today: date) -> list[tuple[bytes, bytes]]:
+    """(our body, Cerbos body) per case; each case asks a different 20-field window."""
+    catalogue = [f["id"] for f in org["fields"]]
+    users = {u["id"]: u for u in org["users"]}
+    enrolled = {p["id"]: p["programs"] for p in org["participants"]}
+    team: dict[tuple[str, str], list[str]] = {}
+    for inv in org["involvements"]:
+        if active(inv, today):
+            team.setdefault((inv["participant"], inv["program"]), []).append(inv["user"])
+    pairs = []
+    for j, (uid, pid, program) in enumerate(cases(org, today)):
+        fields = [catalogue[(j * 11 + x) % len(catalogue)] for x in range(WIDTH)]
+        ours = {"subject": uid, "action": "view", "participant": pid, "program": program,
+                "fields": fields}
+        live = [a for a in users[uid]["roles"] if active(a, today)]
+        principal = {"id": uid, "roles": sorted({a["role"] for a in live}) or ["none"],
+                     "attr": {"active": users[uid].get("active", True),
+                              "assignments": sorted(f"{a['role']}@{a.get('program', '*')}"
+                                                    for a in live)}}
+        resource = {"kind": "participant_record", "id": pid,
+                    "attr": {"program": program, "enrolled": enrolled[pid],
+                             "case_team": sorted(set(team.get((pid, program), [])))}}
+        theirs = {"requestId": f"r{j}", "principal": principal,
+                  "resources": [{"actions": [f"view:{f}" for f in fields],
+                                 "resource": resource}]}
+        pairs.append((json.dumps(ours).encode(), json.dumps(theirs).encode()))
+    return pairs
+
+
+class Client:
+    """One keep-alive connection; http.client reconnects by itself if the server closes."""
+
+    def __init__(self, port: int, path: str, headers: dict[str, str]) -> None:
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        self.path, self.headers = path, {"Content-Type": "application/json", **headers}
+        self.closed_by_server = 0
+
+    def post(self, body: bytes) -> tuple[float, bytes]:
+        start = time.perf_counter()
+        self.conn.request("POST", self.path, body, self.headers)
+        response = self.conn.getresponse()
+        data = response.read()
+        elapsed = time.perf_counter() - start
+        if response.status != 200:
+            raise RuntimeError(f"{self.path}: HTTP {response.status} {data[:300]!r}")
+        self.closed_by_server += response.will_close
+        return elapsed, data
+
+
+def allowed_by_cerbos(data: bytes) -> set[str]:
+    actions = json.loads(data)["results"][0]["actions"]
+    return {a.split(":", 1)[1] for a, effect in actions.items() if effect == "EFFECT_ALLOW"}
+
+
+def run(argv: list[str], env: dict[str, str]) -> str:
+    done = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True)
+    if done.returncode:
+        sys.exit(f"{' '.join(argv[1:])} failed:\n{done.stderr[-3000:]}")
+    return done.stdout
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start(stack: ExitStack, argv: list[str], log: Path, port: int, health: str,
+          env: dict[str, str]) -> None:
+    """Start a server, stop it (by its own pid) when the stack closes, wait for `health`."""
+    out = stack.enter_context(log.open("wb"))
+    proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+
+    def stop() -> None:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    stack.callback(stop)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            conn.request("GET", health)
+            if conn.getresponse().status == 200:
+                return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    sys.exit(f"{argv[0]} did not come up; its log:\n{log.read_text()[-3000:]}")
+
+
+def database(stack: ExitStack, backend: str, tmp: Path) -> str:
+    """A fresh SQLite file or PostgreSQL database (dropped when the stack closes)."""
+    if backend == "sqlite":
+        return f"sqlite:///{tmp}/x.sqlite"
+    name = f"ntk_peer_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(f"{PG}/postgres", autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+    def drop() -> None:
+        with psycopg.connect(f"{PG}/postgres", autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    stack.callback(drop)
+    return f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+
+
+def serve_ours(stack: ExitStack, tmp: Path, url: str) -> tuple[int, str]:
+    """Load the demo org, create a key, start gunicorn with one sync worker; (port, key)."""
+    env = {**os.environ, "GOVERNANCE_DATABASE_URL": url}
+    flask = [str(ROOT / ".venv/bin/flask"), "--app", "wsgi", "governance"]
+    run([*flask, "demo"], env)
+    key = run([*flask, "api-key", "create", "bench"], env).split()[-1]
+    port = free_port()
+    start(stack, [str(ROOT / ".venv/bin/gunicorn"), "-w", "1", "-b", f"127.0.0.1:{port}",
+                  "wsgi:app"], tmp / "gunicorn.log", port, "/healthz", env)
+    return port, key
+
+
+def serve_cerbos(stack: ExitStack, tmp: Path, binary: Path, org: dict) -> int:
+    """Write the translated policy and a loopback config (disk store, no audit); start Cerbos."""
+    policies, port = tmp / "policies", free_port()
+    policies.mkdir()
+    (policies / "participant_record.json").write_text(json.dumps(cerbos_policy(org), indent=1))
+    config = {"server": {"httpListenAddr": f"127.0.0.1:{port}",
+                         "grpcListenAddr": f"127.0.0.1:{free_port()}"},
+              "storage": {"driver": "disk",
+                          "disk": {"directory": str(policies), "watchForChanges": False}},
+              "audit": {"enabled": False}, "telemetry": {"disabled": True}}
+    (tmp / "cerbos.yaml").write_text(json.dumps(config))  # JSON is YAML
+    start(stack, [str(binary), "server", f"--config={tmp / 'cerbos.yaml'}",
+                  f"--debug-listen-addr=127.0.0.1:{free_port()}", "--log-level=warn"],
+          tmp / "cerbos.log", port, "/_cerbos/health",
+          {**os.environ, "CERBOS_NO_TELEMETRY": "1"})
+    return port
+
+
+def concurrent(port: int, path: str, headers: dict, bodies: list[bytes], threads: int) -> float:
+    """Requests per second with `threads` clients, each on its own connection."""
+    def send(part: list[bytes]) -> None:
+        client = Client(port, path, headers)
+        for body in part:
+            client.post(body)
+    with ThreadPoolExecutor(threads) as pool:
+        began = time.perf_counter()
+        list(pool.map(send, [bodies[i::threads] for i in range(threads)]))
+        return len(bodies) / (time.perf_counter() - began)
+
+
+def figures(samples: list[float]) -> list[float]:
+    """Median and p99 in ms, and sequential throughput (requests over their summed time)."""
+    ordered = sorted(samples)
+    p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+    return [statistics.median(ordered) * 1e3, p99 * 1e3, len(ordered) / sum(ordered)]
+
+
+def compare(sides: dict, pairs: list[tuple[bytes, bytes]], warmup: int, n: int) -> dict:
+    """Interleaved run: every answer pair must allow the same fields."""
+    ours, theirs = Client(*sides["ours"]), Client(*sides["cerbos"])
+    out: dict = {"ours": [], "cerbos": [], "mismatches": 0, "reasons": Counter()}
+    for i in range(warmup + n):
+        our_body, their_body = pairs[i % len(pairs)]
+        t_ours, a = ours.post(our_body)
+        t_theirs, b = theirs.post(their_body)
+        if i >= warmup:
+            out["ours"].append(t_ours)
+            out["cerbos"].append(t_theirs)
+        answer = json.loads(a)
+        out["reasons"].update(answer["denied"].values())
+        out["reasons"]["allowed"] += len(answer["allowed"])
+        got_ours, got_theirs = set(answer["allowed"]), allowed_by_cerbos(b)
+        if got_ours != got_theirs:
+            out["mismatches"] += 1
+            if out["mismatches"] <= 5:
+                print(f"MISMATCH {our_body.decode()}: ours only {sorted(got_ours - got_theirs)}"
+                      f", Cerbos only {sorted(got_theirs - got_ours)}")
+    out["closed"] = ours.closed_by_server
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--backend", choices=["sqlite", "postgres"], default="sqlite")
+    parser.add_argument("--n", type=int, default=3000, help="measured requests per side")
+    parser.add_argument("--warmup", type=int, default=300)
+    parser.add_argument("--threads", type=int, default=4, help="concurrent run; 0 skips it")
+    args = parser.parse_args()
+    binary = cerbos_binary()
+    version = run([str(binary), "--version"], dict(os.environ)).split()[0]
+    today = date.today()
+    org = build_demo_org(today=today)  # the same org `governance demo` loads today
+    pairs = request_pairs(org, today)
+    with ExitStack() as stack:
+        tmp = Path(tempfile.mkdtemp(prefix="ntk_peer_"))
+        stack.callback(shutil.rmtree, tmp, ignore_errors=True)
+        port, key = serve_ours(stack, tmp, database(stack, args.backend, tmp))
+        sides = {"ours": (port, "/api/v1/decisions", {"Authorization": f"Bearer {key}"}),
+                 "cerbos": (serve_cerbos(stack, tmp, binary, org), "/api/check/resources", {})}
+        res = compare(sides, pairs, args.warmup, args.n)
+        rows = {"need-to-know": figures(res["ours"]), "cerbos": figures(res["cerbos"])}
+        for side, row in zip(sides, rows.values(), strict=True):
+            if args.threads:
+                bodies = [pairs[i % len(pairs)][side == "cerbos"] for i in range(args.n)]
+                row.append(concurrent(*sides[side], bodies, args.threads))
+    total = args.warmup + args.n
+    print(f"Need-to-Know vs Cerbos {version}, backend {args.backend}, demo organisation "
+          f"({len(org['fields'])} fields, {len(org['users'])} users, "
+          f"{len(org['participants'])} participants): {len(pairs)} (user, participant, "
+          f"program) cases as {WIDTH}-field view requests, interleaved, one reused connection "
+          f"per side, {args.n} measured per side after {args.warmup} warm-up.")
+    print("Cerbos has no store, so each request carries the principal's live role@program "
+          "assignments and the participant's enrolled programs and active case team (the "
+          "usual Cerbos deployment); Need-to-Know looks them up itself and writes a durable "
+          "audit row per decision (Cerbos audit is off).")
+    if res["closed"]:
+        print(f"gunicorn's sync worker closed the connection after {res['closed']} of {total} "
+              "responses, so Need-to-Know also pays a TCP connect per request.")
+    print(f"answers compared: {total}, mismatches: {res['mismatches']}; fields by our reason: "
+          + ", ".join(f"{r} {c}" for r, c in res["reasons"].most_common()))
+    rows["ours/cerbos"] = [o / c for o, c in zip(*rows.values(), strict=True)]
+    heads = ["median ms", "p99 ms", "seq req/s", f"{args.threads}-thread req/s"]
+    print(f"{'':13}" + "".join(f"{h:>16}" for h in heads[:len(rows["cerbos"])]))
+    for label, row in rows.items():
+        cells = [f"{v:.2f}" if "/" in label else f"{v:.3f}" if k < 2 else f"{v:.0f}"
+                 for k, v in enumerate(row)]
+        print(f"{label:13}" + "".join(f"{c:>16}" for c in cells))
+    met = rows["need-to-know"][0] <= rows["cerbos"][0]
+    print(f"goal, median at least as fast as Cerbos: {'met' if met else 'NOT met'}")
+    if res["mismatches"]:
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
