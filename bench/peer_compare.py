@@ -2,10 +2,10 @@
 
     .venv/bin/python bench/peer_compare.py [--backend sqlite|postgres] [--n 3000] [--threads 4]
 
-Loads the demo organisation into a fresh database, serves it with gunicorn (one sync worker),
-translates the same org into a Cerbos resource policy, starts Cerbos on loopback, then sends
-the same requests to both, interleaved, over reused HTTP connections. Every answer pair must
-allow the same fields. See bench/peer/README.md.
+Loads the demo organisation into a fresh database and serves it with gunicorn (one sync
+worker); translates the same org into a Cerbos resource policy and serves it with Cerbos on
+loopback; sends both the same requests, interleaved, over reused HTTP connections, and checks
+that every answer pair allows the same fields. See bench/peer/README.md.
 """
 from __future__ import annotations
 
@@ -43,20 +43,16 @@ WIDTH = 20  # fields per request
 
 
 def cerbos_binary() -> Path:
-    """The Cerbos binary from the npm package, installed on first use (0.55, else newest 0.x)."""
+    """The binary of the npm package, installed on first use (0.55, else the newest 0.x)."""
     package = CERBOS_HOME / "node_modules" / CERBOS_PKG
+    for spec in ("0.55", "0"):
+        if package.is_dir():
+            break
+        done = subprocess.run(["npm", "install", "--prefix", str(CERBOS_HOME),
+                               f"{CERBOS_PKG}@{spec}"], capture_output=True, text=True)
     if not package.is_dir():
-        for spec in (f"{CERBOS_PKG}@0.55", f"{CERBOS_PKG}@0"):
-            done = subprocess.run(["npm", "install", "--prefix", str(CERBOS_HOME), spec],
-                                  capture_output=True, text=True)
-            if done.returncode == 0:
-                break
-        else:
-            sys.exit(f"npm install {CERBOS_PKG} failed:\n{done.stderr}")
-    found = [p for p in package.iterdir() if p.is_file() and os.access(p, os.X_OK)]
-    if not found:
-        sys.exit(f"no executable in {package}")
-    return found[0]
+        sys.exit(f"npm install {CERBOS_PKG} failed:\n{done.stderr}")
+    return next(p for p in package.iterdir() if p.is_file() and os.access(p, os.X_OK))
 
 
 def active(row: dict, today: date) -> bool:
@@ -101,16 +97,13 @@ def cases(org: dict, today: date) -> list[tuple[str, str, str]]:
     the participant is not enrolled in."""
     enrolled = {p["id"]: p["programs"] for p in org["participants"]}
     pids = sorted(enrolled)
-    work: dict[str, list[dict]] = {}
-    for inv in org["involvements"]:
-        work.setdefault(inv["user"], []).append(inv)
     out = []
     for k, user in enumerate(org["users"]):
-        mine = work.get(user["id"], [])
-        open_ = {(i["participant"], i["program"]) for i in mine if active(i, today)}
-        closed = [(i["participant"], i["program"]) for i in mine
-                  if (i["participant"], i["program"]) not in open_]
-        out += [(user["id"], *pair) for pair in (sorted(open_)[:1] + closed[:1])]
+        mine = [(i["participant"], i["program"], active(i, today))
+                for i in org["involvements"] if i["user"] == user["id"]]
+        open_ = sorted({(p, prog) for p, prog, live in mine if live})
+        closed = [(p, prog) for p, prog, _ in mine if (p, prog) not in open_]
+        out += [(user["id"], *pair) for pair in open_[:1] + closed[:1]]
         for a in user["roles"]:
             program = a.get("program")
             pool = [p for p in pids if program is None or program in enrolled[p]]
@@ -127,10 +120,10 @@ def request_pairs(org: dict, today: date) -> list[tuple[bytes, bytes]]:
     catalogue = [f["id"] for f in org["fields"]]
     users = {u["id"]: u for u in org["users"]}
     enrolled = {p["id"]: p["programs"] for p in org["participants"]}
-    team: dict[tuple[str, str], list[str]] = {}
+    team: dict[tuple[str, str], set[str]] = {}
     for inv in org["involvements"]:
         if active(inv, today):
-            team.setdefault((inv["participant"], inv["program"]), []).append(inv["user"])
+            team.setdefault((inv["participant"], inv["program"]), set()).add(inv["user"])
     pairs = []
     for j, (uid, pid, program) in enumerate(cases(org, today)):
         fields = [catalogue[(j * 11 + x) % len(catalogue)] for x in range(WIDTH)]
@@ -139,14 +132,13 @@ def request_pairs(org: dict, today: date) -> list[tuple[bytes, bytes]]:
         live = [a for a in users[uid]["roles"] if active(a, today)]
         principal = {"id": uid, "roles": sorted({a["role"] for a in live}) or ["none"],
                      "attr": {"active": users[uid].get("active", True),
-                              "assignments": sorted(f"{a['role']}@{a.get('program', '*')}"
-                                                    for a in live)}}
+                              "assignments": [f"{a['role']}@{a.get('program', '*')}"
+                                              for a in live]}}
         resource = {"kind": "participant_record", "id": pid,
                     "attr": {"program": program, "enrolled": enrolled[pid],
-                             "case_team": sorted(set(team.get((pid, program), [])))}}
-        theirs = {"requestId": f"r{j}", "principal": principal,
-                  "resources": [{"actions": [f"view:{f}" for f in fields],
-                                 "resource": resource}]}
+                             "case_team": sorted(team.get((pid, program), ()))}}
+        theirs = {"requestId": f"r{j}", "principal": principal, "resources": [
+            {"actions": [f"view:{f}" for f in fields], "resource": resource}]}
         pairs.append((json.dumps(ours).encode(), json.dumps(theirs).encode()))
     return pairs
 
@@ -169,11 +161,6 @@ class Client:
             raise RuntimeError(f"{self.path}: HTTP {response.status} {data[:300]!r}")
         self.closed_by_server += response.will_close
         return elapsed, data
-
-
-def allowed_by_cerbos(data: bytes) -> set[str]:
-    actions = json.loads(data)["results"][0]["actions"]
-    return {a.split(":", 1)[1] for a, effect in actions.items() if effect == "EFFECT_ALLOW"}
 
 
 def run(argv: list[str], env: dict[str, str]) -> str:
@@ -261,10 +248,37 @@ def serve_cerbos(stack: ExitStack, tmp: Path, binary: Path, org: dict) -> int:
     return port
 
 
-def concurrent(port: int, path: str, headers: dict, bodies: list[bytes], threads: int) -> float:
+def compare(sides: dict, pairs: list[tuple[bytes, bytes]], warmup: int, n: int) -> dict:
+    """Interleaved run (ours, Cerbos, ours, ...); every answer pair must allow the same fields."""
+    ours, theirs = Client(*sides["ours"]), Client(*sides["cerbos"])
+    out: dict = {"ours": [], "cerbos": [], "mismatches": 0, "reasons": Counter()}
+    for i in range(warmup + n):
+        our_body, their_body = pairs[i % len(pairs)]
+        t_ours, a = ours.post(our_body)
+        t_theirs, b = theirs.post(their_body)
+        if i >= warmup:
+            out["ours"].append(t_ours)
+            out["cerbos"].append(t_theirs)
+        answer = json.loads(a)
+        out["reasons"].update(answer["denied"].values())
+        out["reasons"]["allowed"] += len(answer["allowed"])
+        got_ours = set(answer["allowed"])
+        got_theirs = {action.split(":", 1)[1] for action, effect
+                      in json.loads(b)["results"][0]["actions"].items()
+                      if effect == "EFFECT_ALLOW"}
+        if got_ours != got_theirs:
+            out["mismatches"] += 1
+            if out["mismatches"] <= 5:
+                print(f"MISMATCH {our_body.decode()}: ours only {sorted(got_ours - got_theirs)}"
+                      f", Cerbos only {sorted(got_theirs - got_ours)}")
+    out["closed"] = ours.closed_by_server
+    return out
+
+
+def concurrent(side: tuple, bodies: list[bytes], threads: int) -> float:
     """Requests per second with `threads` clients, each on its own connection."""
     def send(part: list[bytes]) -> None:
-        client = Client(port, path, headers)
+        client = Client(*side)
         for body in part:
             client.post(body)
     with ThreadPoolExecutor(threads) as pool:
@@ -278,30 +292,6 @@ def figures(samples: list[float]) -> list[float]:
     ordered = sorted(samples)
     p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
     return [statistics.median(ordered) * 1e3, p99 * 1e3, len(ordered) / sum(ordered)]
-
-
-def compare(sides: dict, pairs: list[tuple[bytes, bytes]], warmup: int, n: int) -> dict:
-    """Interleaved run: every answer pair must allow the same fields."""
-    ours, theirs = Client(*sides["ours"]), Client(*sides["cerbos"])
-    out: dict = {"ours": [], "cerbos": [], "mismatches": 0, "reasons": Counter()}
-    for i in range(warmup + n):
-        our_body, their_body = pairs[i % len(pairs)]
-        t_ours, a = ours.post(our_body)
-        t_theirs, b = theirs.post(their_body)
-        if i >= warmup:
-            out["ours"].append(t_ours)
-            out["cerbos"].append(t_theirs)
-        answer = json.loads(a)
-        out["reasons"].update(answer["denied"].values())
-        out["reasons"]["allowed"] += len(answer["allowed"])
-        got_ours, got_theirs = set(answer["allowed"]), allowed_by_cerbos(b)
-        if got_ours != got_theirs:
-            out["mismatches"] += 1
-            if out["mismatches"] <= 5:
-                print(f"MISMATCH {our_body.decode()}: ours only {sorted(got_ours - got_theirs)}"
-                      f", Cerbos only {sorted(got_theirs - got_ours)}")
-    out["closed"] = ours.closed_by_server
-    return out
 
 
 def main() -> None:
@@ -324,26 +314,24 @@ def main() -> None:
                  "cerbos": (serve_cerbos(stack, tmp, binary, org), "/api/check/resources", {})}
         res = compare(sides, pairs, args.warmup, args.n)
         rows = {"need-to-know": figures(res["ours"]), "cerbos": figures(res["cerbos"])}
-        for side, row in zip(sides, rows.values(), strict=True):
+        for k, (side, row) in enumerate(zip(sides.values(), rows.values(), strict=True)):
             if args.threads:
-                bodies = [pairs[i % len(pairs)][side == "cerbos"] for i in range(args.n)]
-                row.append(concurrent(*sides[side], bodies, args.threads))
+                bodies = [pairs[i % len(pairs)][k] for i in range(args.n)]
+                row.append(concurrent(side, bodies, args.threads))
+    rows["ours/cerbos"] = [o / c for o, c in zip(*rows.values(), strict=True)]
     total = args.warmup + args.n
-    print(f"Need-to-Know vs Cerbos {version}, backend {args.backend}, demo organisation "
-          f"({len(org['fields'])} fields, {len(org['users'])} users, "
-          f"{len(org['participants'])} participants): {len(pairs)} (user, participant, "
-          f"program) cases as {WIDTH}-field view requests, interleaved, one reused connection "
-          f"per side, {args.n} measured per side after {args.warmup} warm-up.")
-    print("Cerbos has no store, so each request carries the principal's live role@program "
-          "assignments and the participant's enrolled programs and active case team (the "
-          "usual Cerbos deployment); Need-to-Know looks them up itself and writes a durable "
-          "audit row per decision (Cerbos audit is off).")
+    print(f"Need-to-Know vs Cerbos {version} ({args.backend}): demo org, {len(org['fields'])} "
+          f"fields, {len(pairs)} (user, participant, program) cases as {WIDTH}-field view "
+          f"requests, interleaved, {args.n} measured per side after {args.warmup} warm-up.")
+    print("Cerbos has no store: each request carries the principal's live role@program "
+          "assignments and the\nparticipant's enrolled programs and active case team (the usual "
+          "Cerbos deployment). Need-to-Know\nlooks them up itself and writes a durable audit "
+          "row per decision; Cerbos audit is off.")
     if res["closed"]:
-        print(f"gunicorn's sync worker closed the connection after {res['closed']} of {total} "
-              "responses, so Need-to-Know also pays a TCP connect per request.")
+        print(f"gunicorn's sync worker closed {res['closed']} of {total} connections (no "
+              "keep-alive): ours pays a TCP connect per request.")
     print(f"answers compared: {total}, mismatches: {res['mismatches']}; fields by our reason: "
           + ", ".join(f"{r} {c}" for r, c in res["reasons"].most_common()))
-    rows["ours/cerbos"] = [o / c for o, c in zip(*rows.values(), strict=True)]
     heads = ["median ms", "p99 ms", "seq req/s", f"{args.threads}-thread req/s"]
     print(f"{'':13}" + "".join(f"{h:>16}" for h in heads[:len(rows["cerbos"])]))
     for label, row in rows.items():
