@@ -14,6 +14,7 @@ import http.client
 import json
 import os
 import shutil
+import signal
 import socket
 import statistics
 import subprocess
@@ -301,6 +302,7 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=300)
     parser.add_argument("--threads", type=int, default=4, help="concurrent run; 0 skips it")
     args = parser.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit("terminated"))  # still clean up
     binary = cerbos_binary()
     version = run([str(binary), "--version"], dict(os.environ)).split()[0]
     today = date.today()

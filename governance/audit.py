@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, insert, select, text, update
+from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.orm import Session
 
 from governance.clock import utcnow
@@ -52,9 +52,12 @@ def new_row(kind: str, payload: dict, *, actor: str | None = None, subject: str 
 def write_rows(connection: Connection, rows: list[dict]) -> None:
     """Chain and insert ``rows`` in the connection's transaction (the caller commits)."""
     if connection.dialect.name == "postgresql":
-        wire = [{**row, "at": row["at"].isoformat(timespec="microseconds")} for row in rows]
-        connection.execute(text("SELECT governance_audit_append(CAST(:rows AS jsonb))"),
-                           {"rows": json.dumps(wire)})
+        wire = json.dumps([{**row, "at": row["at"].isoformat(timespec="microseconds")}
+                           for row in rows])
+        # Straight to the driver (a prepared statement): this runs once per decision.
+        cursor = connection.connection.dbapi_connection.cursor()
+        cursor.execute("SELECT governance_audit_append(%s::jsonb)", (wire,), prepare=True)
+        cursor.close()
         return
     last, prev = connection.execute(
         update(AuditHead).where(AuditHead.id == 1).values(seq=AuditHead.seq + len(rows))

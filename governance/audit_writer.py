@@ -7,20 +7,24 @@ per request, and a lone request pays for exactly one commit.
 """
 from __future__ import annotations
 
+import os
 import threading
 from dataclasses import dataclass, field
 
-from sqlalchemy.engine import Engine
+import psycopg
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from governance.audit import write_rows
 
-MAX_BATCH = 500
+MAX_BATCH = 2000  # rows per transaction
+# The PostgreSQL append goes straight to the driver, so its errors arrive unwrapped.
+STORE_ERRORS = (SQLAlchemyError, psycopg.Error)
 
 
 @dataclass
 class _Pending:
-    row: dict
+    rows: list[dict]
     done: threading.Event = field(default_factory=threading.Event)
     error: Exception | None = None
 
@@ -30,10 +34,14 @@ class AuditWriter:
         self._queue: list[_Pending] = []
         self._queue_lock = threading.Lock()
         self._commit_lock = threading.Lock()
+        # Only the thread holding the commit lock uses it: one connection per process, kept
+        # open, so a decision pays no pool checkout or pre-ping round trip.
+        self._connection: Connection | None = None
+        self._pid = 0
 
-    def write(self, engine: Engine, row: dict) -> None:
-        """Return once ``row`` is committed; raise the store's error if it could not be."""
-        item = _Pending(row)
+    def write(self, engine: Engine, rows: list[dict]) -> None:
+        """Return once ``rows`` are committed; raise the store's error if they could not be."""
+        item = _Pending(rows)
         with self._queue_lock:
             self._queue.append(item)
         while not item.done.is_set():
@@ -50,24 +58,42 @@ class AuditWriter:
     def _drain(self, engine: Engine) -> None:
         while True:
             with self._queue_lock:
-                batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
+                batch, size = [], 0
+                while self._queue and (not batch or size + len(self._queue[0].rows) <= MAX_BATCH):
+                    batch.append(self._queue.pop(0))
+                    size += len(batch[-1].rows)
             if not batch:
                 return
             try:
-                commit(engine, [item.row for item in batch])
-            except SQLAlchemyError as exc:
+                self._commit(engine, [row for item in batch for row in item.rows])
+            except STORE_ERRORS as exc:
+                self._discard_connection()
                 for item in batch:
                     item.error = exc
             for item in batch:
                 item.done.set()
 
-
-def commit(engine: Engine, rows: list[dict]) -> None:
-    """Append and commit ``rows`` on a connection of their own."""
-    if engine.dialect.name == "postgresql":
-        # One statement in autocommit: the function call is its own (durable) transaction.
-        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+    def _commit(self, engine: Engine, rows: list[dict]) -> None:
+        """Append and commit ``rows`` on the writer's own connection."""
+        if self._connection is None or self._pid != os.getpid():
+            self._connection = engine.connect()
+            self._pid = os.getpid()
+            if engine.dialect.name == "postgresql":
+                # One statement in autocommit: the function call is its own durable commit.
+                self._connection = self._connection.execution_options(
+                    isolation_level="AUTOCOMMIT")
+        connection = self._connection
+        if connection.dialect.name == "postgresql":
             write_rows(connection, rows)
-        return
-    with engine.begin() as connection:
-        write_rows(connection, rows)
+            return
+        with connection.begin():
+            write_rows(connection, rows)
+
+    def _discard_connection(self) -> None:
+        if self._connection is not None:
+            try:
+                self._connection.invalidate()
+                self._connection.close()
+            except STORE_ERRORS:
+                pass
+        self._connection = None

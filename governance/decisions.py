@@ -5,10 +5,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import SQLAlchemyError
 
 from governance import audit
-from governance.audit_writer import AuditWriter
+from governance.audit_writer import STORE_ERRORS, AuditWriter
 from governance.ids import new_id
 from governance.policy.pipeline import Outcome, decide
 from governance.policy.request import DecisionRequest
@@ -31,22 +30,24 @@ class RecordedDecision:
                 "policy_version": o.policy_version}
 
 
-def decide_and_record(snapshot: Snapshot, request: DecisionRequest, now: datetime, *,
-                      writer: AuditWriter, engine: Engine, caller: str,
-                      via: str = "api") -> RecordedDecision:
-    """Decide, append the decision to the audit chain durably, then answer.
-
-    RequestError (bad input) propagates untouched and writes nothing; a store failure raises
-    StoreUnavailable and no decision is returned.
-    """
+def decide_unrecorded(snapshot: Snapshot, request: DecisionRequest, now: datetime, *,
+                      caller: str, via: str) -> tuple[RecordedDecision, dict]:
+    """Decide and prepare the audit row; the decision must not be answered before
+    ``record`` has committed that row. RequestError (bad input) propagates and writes nothing."""
     outcome = decide(snapshot, request, now)
     decision = RecordedDecision(new_id("dec"), outcome)
     payload = {"request": request.as_dict(), **decision.as_dict(), "basis": outcome.basis,
                "caller": caller, "via": via}
     row = audit.new_row("decision", payload, actor=caller, subject=request.subject,
                         participant=request.participant, ref=decision.decision_id, at=now)
+    return decision, row
+
+
+def record(rows: list[dict], *, writer: AuditWriter, engine: Engine) -> None:
+    """Commit decision rows durably (group commit), or raise StoreUnavailable."""
+    if not rows:
+        return
     try:
-        writer.write(engine, row)
-    except SQLAlchemyError as exc:
+        writer.write(engine, rows)
+    except STORE_ERRORS as exc:
         raise StoreUnavailable("the decision could not be written to the audit trail") from exc
-    return decision

@@ -6,10 +6,11 @@ resource.id = participant, resource.properties.fields/.program, context.purpose/
 """
 from __future__ import annotations
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, current_app, g, jsonify, request
 
-from governance.api.decisions import record
 from governance.api.http import ApiError, json_body, require_key
+from governance.decisions import RecordedDecision, decide_unrecorded, record
+from governance.extension import state
 from governance.policy.request import DecisionRequest, RequestError, parse_decision_request
 
 bp = Blueprint("governance_authzen", __name__)
@@ -34,8 +35,7 @@ def configuration():
 @require_key("decide")
 def evaluation():
     body = _object(json_body(), "body")
-    decision_request = to_decision_request(body)
-    return jsonify(_evaluate(decision_request))
+    return jsonify(_answers([_decide(to_decision_request(body))])[0])
 
 
 @bp.post("/access/v1/evaluations")
@@ -44,7 +44,7 @@ def evaluations():
     body = _object(json_body(), "body")
     items = body.get("evaluations")
     if items is None or items == []:
-        return jsonify(_evaluate(to_decision_request(body)))  # behaves as a single evaluation
+        return jsonify(_answers([_decide(to_decision_request(body))])[0])  # as a single one
     if not isinstance(items, list):
         raise ApiError(400, "invalid_request", "evaluations: must be an array",
                        {"evaluations": "must be an array"})
@@ -53,25 +53,37 @@ def evaluations():
         raise ApiError(400, "invalid_request", f"evaluations: at most {limit} per request")
     semantic = _semantic(body.get("options"))
     defaults = {k: body[k] for k in TUPLE if k in body}
-    results = []
+    results: list[tuple[RecordedDecision, dict] | dict] = []
     for item in items:
-        result = _evaluate_item(defaults, item)
+        result = _decide_item(defaults, item)
         results.append(result)
-        if semantic == "deny_on_first_deny" and not result["decision"]:
-            result.setdefault("context", {})["reason"] = "deny_on_first_deny"
+        allowed = not isinstance(result, dict) and result[0].outcome.decision == "allow"
+        if semantic == "deny_on_first_deny" and not allowed:
             break
-        if semantic == "permit_on_first_permit" and result["decision"]:
+        if semantic == "permit_on_first_permit" and allowed:
             break
-    return jsonify({"evaluations": results})
+    answers = _answers(results)
+    if semantic == "deny_on_first_deny" and not answers[-1]["decision"]:
+        answers[-1].setdefault("context", {})["reason"] = "deny_on_first_deny"
+    return jsonify({"evaluations": answers})
 
 
-def _evaluate_item(defaults: dict, item: object) -> dict:
+def _decide(decision_request: DecisionRequest) -> tuple[RecordedDecision, dict]:
+    """Decide (no I/O yet); the audit rows of a whole request are committed together."""
+    try:
+        return decide_unrecorded(g.governance_snapshot, decision_request, state().clock(),
+                                 caller=g.governance_key, via="authzen")
+    except RequestError as exc:
+        raise _renamed(exc) from None
+
+
+def _decide_item(defaults: dict, item: object) -> tuple[RecordedDecision, dict] | dict:
     """One batch item: a malformed item is ``decision: false`` with the error in its context."""
     if not isinstance(item, dict):
         return _item_error({"evaluations[]": "must be an object"})
     merged = {**defaults, **{k: item[k] for k in TUPLE if k in item}}
     try:
-        return _evaluate(to_decision_request(merged))
+        return _decide(to_decision_request(merged))
     except (RequestError, ApiError) as exc:
         details = exc.details if isinstance(exc, RequestError) else (exc.details or {})
         return _item_error(details or {"request": str(exc)}, str(exc))
@@ -83,11 +95,15 @@ def _item_error(details: dict, message: str | None = None) -> dict:
             "context": {"error": {"status": 400, "message": message, "details": details}}}
 
 
-def _evaluate(decision_request: DecisionRequest) -> dict:
-    try:
-        recorded = record(decision_request, "authzen")
-    except RequestError as exc:
-        raise _renamed(exc) from None
+def _answers(results: list) -> list[dict]:
+    """Commit every decided item's audit row (one transaction), then shape the answers."""
+    st = state()
+    record([r[1] for r in results if not isinstance(r, dict)], writer=st.writer,
+           engine=st.db.engine)
+    return [r if isinstance(r, dict) else _answer(r[0]) for r in results]
+
+
+def _answer(recorded: RecordedDecision) -> dict:
     answer = recorded.as_dict()
     return {"decision": answer["decision"] == "allow",
             "context": {k: answer[k] for k in ("decision_id", "allowed", "denied",

@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, g, jsonify
 
 from governance.api.http import ApiError, json_body, require_key
-from governance.decisions import RecordedDecision, decide_and_record
+from governance.decisions import RecordedDecision, decide_unrecorded, record
 from governance.extension import state
 from governance.policy.filtering import filter_record, record_field_ids
 from governance.policy.request import DecisionRequest, parse_decision_request
@@ -12,18 +12,25 @@ from governance.policy.request import DecisionRequest, parse_decision_request
 bp = Blueprint("governance_decisions", __name__, url_prefix="/api/v1")
 
 
-def record(request: DecisionRequest, via: str) -> RecordedDecision:
-    """Decide against the snapshot the key was checked with, and audit durably."""
+def decide_all(requests: list[DecisionRequest], via: str) -> list[RecordedDecision]:
+    """Decide against the snapshot the key was checked with; answer only once audited."""
     st = state()
-    return decide_and_record(g.governance_snapshot, request, st.clock(), writer=st.writer,
-                             engine=st.db.engine, caller=g.governance_key, via=via)
+    now = st.clock()
+    decided = [decide_unrecorded(g.governance_snapshot, request, now, caller=g.governance_key,
+                                 via=via) for request in requests]
+    record([row for _, row in decided], writer=st.writer, engine=st.db.engine)
+    return [decision for decision, _ in decided]
+
+
+def record_one(request: DecisionRequest, via: str) -> RecordedDecision:
+    return decide_all([request], via)[0]
 
 
 @bp.post("/decisions")
 @require_key("decide")
 def decisions():
     request = parse_decision_request(json_body())
-    return jsonify(record(request, "decisions").as_dict())
+    return jsonify(record_one(request, "decisions").as_dict())
 
 
 @bp.post("/filter")
@@ -41,6 +48,6 @@ def filter_():
         # Default: decide exactly the fields the record carries.
         body = {**body, "fields": record_field_ids(source, catalogue) or ["*"]}
     request = parse_decision_request(body, extra=frozenset({"record"}))
-    decision = record(request, "filter")
+    decision = record_one(request, "filter")
     filtered, removed = filter_record(source, set(decision.outcome.allowed), catalogue)
     return jsonify({**decision.as_dict(), "record": filtered, "removed": removed})
