@@ -10,18 +10,14 @@ that every answer pair allows the same fields. See bench/peer/README.md.
 from __future__ import annotations
 
 import argparse
-import http.client
 import json
 import os
 import shutil
 import signal
-import socket
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
@@ -31,8 +27,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import psycopg  # noqa: E402
 
+from bench.harness import (  # noqa: E402
+    Client,
+    database,
+    figures,
+    free_port,
+    run,
+    serve_ours,
+    start,
+)
 from governance.demo import build_demo_org  # noqa: E402
 from governance.policy.patterns import expand  # noqa: E402
 
@@ -57,10 +61,10 @@ def cerbos_binary() -> Path:
 
 
 def active(row: dict, today: date) -> bool:
-    """Org-file dates are whole days: a row counts from its `from` day until (not on) `until`."""
+    """Org-file dates are whole days: a row counts from its `from` day through its `until` day."""
     start, end = row.get("from"), row.get("until")
     return ((start is None or date.fromisoformat(start[:10]) <= today)
-            and (end is None or today < date.fromisoformat(end[:10])))
+            and (end is None or today <= date.fromisoformat(end[:10])))
 
 
 def cerbos_policy(org: dict) -> dict:
@@ -144,93 +148,6 @@ def request_pairs(org: dict, today: date) -> list[tuple[bytes, bytes]]:
     return pairs
 
 
-class Client:
-    """One keep-alive connection; http.client reconnects by itself if the server closes."""
-
-    def __init__(self, port: int, path: str, headers: dict[str, str]) -> None:
-        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        self.path, self.headers = path, {"Content-Type": "application/json", **headers}
-        self.closed_by_server = 0
-
-    def post(self, body: bytes) -> tuple[float, bytes]:
-        start = time.perf_counter()
-        self.conn.request("POST", self.path, body, self.headers)
-        response = self.conn.getresponse()
-        data = response.read()
-        elapsed = time.perf_counter() - start
-        if response.status != 200:
-            raise RuntimeError(f"{self.path}: HTTP {response.status} {data[:300]!r}")
-        self.closed_by_server += response.will_close
-        return elapsed, data
-
-
-def run(argv: list[str], env: dict[str, str]) -> str:
-    done = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True)
-    if done.returncode:
-        sys.exit(f"{' '.join(argv[1:])} failed:\n{done.stderr[-3000:]}")
-    return done.stdout
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start(stack: ExitStack, argv: list[str], log: Path, port: int, health: str,
-          env: dict[str, str]) -> None:
-    """Start a server, stop it (by its own pid) when the stack closes, wait for `health`."""
-    out = stack.enter_context(log.open("wb"))
-    proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
-
-    def stop() -> None:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-    stack.callback(stop)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and proc.poll() is None:
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            conn.request("GET", health)
-            if conn.getresponse().status == 200:
-                return
-        except OSError:
-            pass
-        time.sleep(0.2)
-    sys.exit(f"{argv[0]} did not come up; its log:\n{log.read_text()[-3000:]}")
-
-
-def database(stack: ExitStack, backend: str, tmp: Path) -> str:
-    """A fresh SQLite file or PostgreSQL database (dropped when the stack closes)."""
-    if backend == "sqlite":
-        return f"sqlite:///{tmp}/x.sqlite"
-    name = f"ntk_peer_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(f"{PG}/postgres", autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-
-    def drop() -> None:
-        with psycopg.connect(f"{PG}/postgres", autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    stack.callback(drop)
-    return f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-
-
-def serve_ours(stack: ExitStack, tmp: Path, url: str) -> tuple[int, str]:
-    """Load the demo org, create a key, start gunicorn with one sync worker; (port, key)."""
-    env = {**os.environ, "GOVERNANCE_DATABASE_URL": url}
-    flask = [str(ROOT / ".venv/bin/flask"), "--app", "wsgi", "governance"]
-    run([*flask, "demo"], env)
-    key = run([*flask, "api-key", "create", "bench"], env).split()[-1]
-    port = free_port()
-    start(stack, [str(ROOT / ".venv/bin/gunicorn"), "-w", "1", "-b", f"127.0.0.1:{port}",
-                  "wsgi:app"], tmp / "gunicorn.log", port, "/healthz", env)
-    return port, key
-
-
 def serve_cerbos(stack: ExitStack, tmp: Path, binary: Path, org: dict) -> int:
     """Write the translated policy and a loopback config (disk store, no audit); start Cerbos."""
     policies, port = tmp / "policies", free_port()
@@ -286,13 +203,6 @@ def concurrent(side: tuple, bodies: list[bytes], threads: int) -> float:
         began = time.perf_counter()
         list(pool.map(send, [bodies[i::threads] for i in range(threads)]))
         return len(bodies) / (time.perf_counter() - began)
-
-
-def figures(samples: list[float]) -> list[float]:
-    """Median and p99 in ms, and sequential throughput (requests over their summed time)."""
-    ordered = sorted(samples)
-    p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
-    return [statistics.median(ordered) * 1e3, p99 * 1e3, len(ordered) / sum(ordered)]
 
 
 def main() -> None:

@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session
 
 from governance.clock import utcnow
@@ -50,28 +50,37 @@ def new_row(kind: str, payload: dict, *, actor: str | None = None, subject: str 
 
 
 def write_rows(connection: Connection, rows: list[dict]) -> None:
-    """Chain and insert ``rows`` in the connection's transaction (the caller commits)."""
-    if connection.dialect.name == "postgresql":
-        wire = json.dumps([{**row, "at": row["at"].isoformat(timespec="microseconds")}
-                           for row in rows])
-        # Straight to the driver (a prepared statement): this runs once per decision.
-        cursor = connection.connection.dbapi_connection.cursor()
-        cursor.execute("SELECT governance_audit_append(%s::jsonb)", (wire,), prepare=True)
+    """Chain and insert ``rows`` in the connection's transaction (the caller commits).
+
+    This runs for every decision, so it talks to the driver directly (prepared statements),
+    not through SQLAlchemy's statement compilation.
+    """
+    cursor = connection.connection.dbapi_connection.cursor()
+    try:
+        if connection.dialect.name == "postgresql":
+            wire = json.dumps([{**row, "at": row["at"].isoformat(timespec="microseconds")}
+                               for row in rows])
+            cursor.execute("SELECT governance_audit_append(%s::jsonb)", (wire,), prepare=True)
+            return
+        last, prev = cursor.execute(
+            "UPDATE audit_head SET seq = seq + ? WHERE id = 1 RETURNING seq, hash",
+            (len(rows),)).fetchone()
+        seq, values = last - len(rows), []
+        for row in rows:
+            seq += 1
+            digest = link(prev, seq, row["digest"])
+            values.append((seq, row["at"].isoformat(" ", "microseconds"), row["kind"],
+                           row["actor"], row["subject"], row["participant"], row["ref"],
+                           row["payload"], prev, digest))
+            prev = digest
+        cursor.executemany(SQLITE_INSERT, values)
+        cursor.execute("UPDATE audit_head SET hash = ? WHERE id = 1", (prev,))
+    finally:
         cursor.close()
-        return
-    last, prev = connection.execute(
-        update(AuditHead).where(AuditHead.id == 1).values(seq=AuditHead.seq + len(rows))
-        .returning(AuditHead.seq, AuditHead.hash)).one()
-    seq = last - len(rows)
-    values = []
-    for row in rows:
-        seq += 1
-        digest = link(prev, seq, row["digest"])
-        values.append({k: v for k, v in row.items() if k != "digest"}
-                      | {"seq": seq, "prev_hash": prev, "hash": digest})
-        prev = digest
-    connection.execute(insert(AuditEvent), values)
-    connection.execute(update(AuditHead).where(AuditHead.id == 1).values(hash=prev))
+
+
+SQLITE_INSERT = ("INSERT INTO audit_event (seq, at, kind, actor, subject, participant, ref, "
+                 "payload, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
 
 
 def append(session: Session, kind: str, payload: dict, **row) -> None:

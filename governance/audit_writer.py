@@ -8,6 +8,7 @@ per request, and a lone request pays for exactly one commit.
 from __future__ import annotations
 
 import os
+import sqlite3
 import threading
 from dataclasses import dataclass, field
 
@@ -18,8 +19,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from governance.audit import write_rows
 
 MAX_BATCH = 2000  # rows per transaction
-# The PostgreSQL append goes straight to the driver, so its errors arrive unwrapped.
-STORE_ERRORS = (SQLAlchemyError, psycopg.Error)
+# The append goes straight to the driver, so its errors arrive unwrapped.
+STORE_ERRORS = (SQLAlchemyError, psycopg.Error, sqlite3.Error)
 
 
 @dataclass
@@ -30,7 +31,8 @@ class _Pending:
 
 
 class AuditWriter:
-    def __init__(self) -> None:
+    def __init__(self, durability: str = "fsync") -> None:
+        self.durability = durability
         self._queue: list[_Pending] = []
         self._queue_lock = threading.Lock()
         self._commit_lock = threading.Lock()
@@ -82,12 +84,16 @@ class AuditWriter:
                 # One statement in autocommit: the function call is its own durable commit.
                 self._connection = self._connection.execution_options(
                     isolation_level="AUTOCOMMIT")
+            if self.durability == "commit":
+                self._connection.exec_driver_sql(
+                    "SET synchronous_commit = off" if engine.dialect.name == "postgresql"
+                    else "PRAGMA synchronous = NORMAL")
+                if engine.dialect.name != "postgresql":
+                    self._connection.commit()  # end the autobegun transaction
         connection = self._connection
-        if connection.dialect.name == "postgresql":
-            write_rows(connection, rows)
-            return
-        with connection.begin():
-            write_rows(connection, rows)
+        write_rows(connection, rows)
+        if connection.dialect.name != "postgresql":
+            connection.connection.dbapi_connection.commit()
 
     def _discard_connection(self) -> None:
         if self._connection is not None:

@@ -17,7 +17,13 @@ DEFAULTS: dict[str, object] = {
     "GOVERNANCE_MAX_OVERRIDE_MINUTES": 480,
     # Maximum number of evaluations accepted in one AuthZEN batch.
     "GOVERNANCE_MAX_BATCH": 1000,
+    # When a decision may be answered: "fsync" (default) once its audit row is committed and
+    # flushed to disk; "commit" once it is committed (it survives any worker crash, but a
+    # database server or power failure in the next fraction of a second may lose it).
+    "GOVERNANCE_AUDIT_DURABILITY": "fsync",
 }
+
+AUDIT_DURABILITY = ("fsync", "commit")
 
 ENV_KEYS = [k for k in DEFAULTS]
 

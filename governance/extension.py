@@ -12,7 +12,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from governance.audit_writer import AuditWriter
 from governance.clock import utcnow
-from governance.config import DEFAULTS
+from governance.config import AUDIT_DURABILITY, DEFAULTS
 from governance.decisions import StoreUnavailable
 from governance.policy.engine import PolicyEngine
 from governance.policy.snapshot import Snapshot
@@ -61,8 +61,13 @@ class Governance:
                 "db.init_app(app), or use governance.create_app() for a standalone service.")
         for key, value in DEFAULTS.items():
             app.config.setdefault(key, value)
+        durability = app.config["GOVERNANCE_AUDIT_DURABILITY"]
+        if durability not in AUDIT_DURABILITY:
+            raise RuntimeError(f"GOVERNANCE_AUDIT_DURABILITY must be one of "
+                               f"{', '.join(AUDIT_DURABILITY)}, not {durability!r}")
         login_manager = login_manager or self.login_manager or getattr(app, "login_manager", None)
-        governance_state = GovernanceState(db=db, login_manager=login_manager)
+        governance_state = GovernanceState(db=db, login_manager=login_manager,
+                                           writer=AuditWriter(durability))
         app.extensions[EXTENSION_KEY] = governance_state
         _track_revisions(db, governance_state.engine)
 

@@ -25,6 +25,7 @@ from governance.policy.snapshot import Snapshot
 
 log = logging.getLogger(__name__)
 PATCH_LIMIT = 500  # more changed keys than this: rebuild instead of patching
+REVISION_SQL = "SELECT revision FROM policy_state WHERE id = 1"
 
 
 class PolicyEngine:
@@ -66,7 +67,8 @@ class PolicyEngine:
         listener = self.listener
         if listener is not None and listener.healthy():
             return listener.revision
-        return read_state(session)[0]
+        # Asked on every request without a listener: straight to the driver.
+        return session.connection().exec_driver_sql(REVISION_SQL).scalar() or 0
 
     def _catch_up(self, session: Session, snap: Snapshot | None) -> Snapshot:
         if snap is None:
@@ -113,6 +115,7 @@ class RevisionListener(threading.Thread):
         self._connected.clear()
 
     def run(self) -> None:
+        failed = False
         while not self._stopping.is_set():
             try:
                 with psycopg.connect(self.dsn, autocommit=True, connect_timeout=5) as conn:
@@ -123,8 +126,12 @@ class RevisionListener(threading.Thread):
                     while not self._stopping.is_set():
                         for note in conn.notifies(timeout=0.5):
                             self.revision = max(self.revision, int(note.payload))
-            except Exception:  # noqa: BLE001 - any failure: requests read the store instead
-                if not self._stopping.is_set():
-                    log.warning("policy listener lost its connection; retrying", exc_info=True)
+            except Exception as exc:  # noqa: BLE001 - any failure: requests read the store
+                if self._connected.is_set() or not failed:
+                    log.warning("policy listener cannot listen (%s); requests read the "
+                                "revision from the store until it reconnects", exc)
+                failed = True
+            else:
+                failed = False
             self._connected.clear()
             self._stopping.wait(1.0)

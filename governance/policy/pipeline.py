@@ -106,6 +106,10 @@ class _Context:
             if e.active(now) and e.recipient == req.recipient and e.purpose == req.purpose
             and e.action == self.action and (req.escalation is None or e.id == req.escalation)
         ]
+        # Rule 4 depends only on the request, so it is settled once.
+        self.whole_record_unjustified = (
+            req.entire_record and self.action != "view" and self.minimum_necessary
+            and not self._escalated(ENTIRE_RECORD))
         if self.action == "disclose" and self.partner is not None:
             self._consents = [c for c in snap.consents.get(req.participant, ())
                               if c.for_recipient(self.partner)]
@@ -118,6 +122,7 @@ class _Context:
         self.sources: list[tuple[str, frozenset[str] | tuple[str, ...], str]] = []
         self.case_sources: list[tuple[str, frozenset[str]]] = []
         self.involved = False
+        self._granted: dict[str, list[str]] = {}
         if not (self.subject_ok and self.in_program):
             return
         for a in snap.assignments.get(req.subject, ()):
@@ -142,12 +147,15 @@ class _Context:
             for i in snap.involvements.get((req.subject, req.participant), ()))
 
     def granted(self, field_id: str) -> list[str]:
-        found = []
-        for name, fields, kind in self.sources:
-            if field_id in fields if kind == "set" else matches_any(field_id, fields):
-                found.append(name)
-        if self.involved:
-            found += [name for name, fields in self.case_sources if field_id in fields]
+        """The grants (assignments, overrides) that open this field; asked up to three times
+        per field (reason, basis, obligations), so worked out once."""
+        found = self._granted.get(field_id)
+        if found is None:
+            found = [name for name, fields, kind in self.sources
+                     if (field_id in fields if kind == "set" else matches_any(field_id, fields))]
+            if self.involved:
+                found += [name for name, fields in self.case_sources if field_id in fields]
+            self._granted[field_id] = found
         return found
 
     def reason(self, field_id: str) -> str | None:
@@ -162,8 +170,7 @@ class _Context:
             return "no_role_grant"
         if self.action == "disclose" and self.partner is None:
             return "unknown_recipient"
-        if (self.req.entire_record and self.action != "view" and self.minimum_necessary
-                and not self._escalated(ENTIRE_RECORD)):
+        if self.whole_record_unjustified:
             return "entire_record_not_justified"
         if self.action != "disclose":
             return None
