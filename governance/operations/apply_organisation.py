@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from governance import audit
@@ -291,7 +291,8 @@ class ApplyOrganisation:
     def _bulk_insert(self, model, section: str, rows: list[dict]) -> None:
         for start in range(0, len(rows), CHUNK):
             chunk = rows[start:start + CHUNK]
-            self.session.execute(insert(model), chunk)
+            # Core, not ORM: no primary keys to fetch back, so the driver batches the rows.
+            self.session.connection().execute(model.__table__.insert(), chunk)
             self.progress(section, len(chunk))
 
     def _end(self, model, ids: Iterable) -> None:

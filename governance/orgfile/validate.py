@@ -14,9 +14,14 @@ from governance.policy.vocabulary import BUILTIN_PURPOSES
 
 
 class OrgFileError(ValueError):
+    SHOWN = 200  # a generated file can be wrong thousands of times; the first ones tell enough
+
     def __init__(self, errors: list[str]):
         self.errors = errors
-        super().__init__(f"{len(errors)} error(s) in the organisation file:\n" + "\n".join(errors))
+        shown = errors[:self.SHOWN]
+        more = f"\n... and {len(errors) - len(shown)} more" if len(errors) > len(shown) else ""
+        super().__init__(f"{len(errors)} error(s) in the organisation file:\n"
+                         + "\n".join(shown) + more)
 
 
 def load_text(text: str, name: str = "<file>") -> object:
@@ -79,9 +84,15 @@ def _references(spec: OrgSpec) -> Iterable[str]:
     participants = {p.id: set(p.programs) for p in spec.participants}
     users = {u.id for u in spec.users}
 
+    names_fields: dict[str, bool] = {}  # pattern -> matches a field (asked ~10^5 times)
+
     def pattern_errors(path: str, values: list[str]) -> Iterable[str]:
         for i, value in enumerate(values):
-            if not patterns.is_pattern(value) or not patterns.expand([value], field_ids)[0]:
+            ok = names_fields.get(value)
+            if ok is None:
+                ok = patterns.is_pattern(value) and bool(patterns.expand([value], field_ids)[0])
+                names_fields[value] = ok
+            if not ok:
                 yield f"{path}[{i}]: unknown field pattern '{value}'"
 
     def assignment_errors(path: str, role_id: str, program: str | None) -> Iterable[str]:

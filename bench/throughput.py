@@ -1,0 +1,189 @@
+"""Decision throughput under gunicorn with wrk, and AuthZEN batches of 1,000 evaluations.
+
+    .venv/bin/python bench/throughput.py [--backend postgres|sqlite|both] [--duration 10]
+        [--connections 16]
+
+For each backend and gunicorn configuration: a fresh database with the demo organisation, a
+server, a short wrk warm-up, then wrk (1 thread, keep-alive, --latency) posting the 20-field
+view/export/disclose bodies of bench/http_latency.py in rotation (bench/wrk/decisions.lua).
+After each run: no response outside 2xx, `governance audit verify` says intact, and the audit
+trail grew by at least the requests wrk saw answered. The best configuration is measured again
+with GOVERNANCE_AUDIT_DURABILITY=commit, and serves 50 sequential AuthZEN batches of 1,000.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+from contextlib import ExitStack
+from pathlib import Path
+
+from sqlalchemy import create_engine, text
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.harness import Client, database, figures, serve_ours  # noqa: E402
+from bench.http_latency import bodies  # noqa: E402
+from governance.demo import build_demo_org  # noqa: E402
+
+TARGET_RPS, TARGET_BATCH_MS, BATCH, BATCH_RUNS = 2000, 150.0, 1000, 50
+CONFIGS = {
+    "sync w2": ("-w", "2"),
+    "gthread w2x4": ("-w", "2", "-k", "gthread", "--threads", "4"),
+    "gthread w3x8": ("-w", "3", "-k", "gthread", "--threads", "8"),
+}
+LUA = ROOT / "bench/wrk/decisions.lua"
+
+
+def audit_rows(url: str) -> int:
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return conn.execute(text("SELECT count(*) FROM audit_event")).scalar_one()
+    finally:
+        engine.dispose()
+
+
+def chain_intact(url: str) -> bool:
+    env = {**os.environ, "GOVERNANCE_DATABASE_URL": url}
+    done = subprocess.run([str(ROOT / ".venv/bin/flask"), "--app", "wsgi", "governance",
+                           "audit", "verify"], cwd=ROOT, env=env, capture_output=True, text=True)
+    return done.returncode == 0 and "intact" in done.stdout
+
+
+def wrk(port: int, key: str, body_file: Path, duration: int, connections: int) -> dict:
+    """One wrk run; its RESULT line plus the CPU share wrk itself used."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    done = subprocess.run(
+        ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency", "-s", str(LUA),
+         f"http://127.0.0.1:{port}/api/v1/decisions", "--", str(body_file), key],
+        capture_output=True, text=True)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
+    if done.returncode or not lines:
+        sys.exit(f"wrk failed:\n{done.stdout}\n{done.stderr}")
+    result = json.loads(lines[-1].removeprefix("RESULT "))
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    result["rps"] = result["requests"] / (result["duration_us"] / 1e6)
+    result["wrk_cpu"] = cpu / (result["duration_us"] / 1e6)
+    return result
+
+
+def measure(backend: str, name: str, durability: str, args) -> dict:
+    with ExitStack() as stack:
+        tmp = Path(stack.enter_context(tempfile.TemporaryDirectory()))
+        url = database(stack, backend, tmp)
+        port, key = serve_ours(stack, tmp, url, gunicorn=CONFIGS[name],
+                               env={"GOVERNANCE_AUDIT_DURABILITY": durability})
+        body_file = tmp / "bodies.jsonl"
+        body_file.write_bytes(b"\n".join(bodies().values()) + b"\n")
+        warm = wrk(port, key, body_file, 2, args.connections)
+        rows_before, load = audit_rows(url), os.getloadavg()[0]
+        result = wrk(port, key, body_file, args.duration, args.connections)
+        result["rows"] = audit_rows(url) - rows_before
+        result["intact"] = chain_intact(url)
+        result["non2xx"] += warm["non2xx"]
+        result["socket_errors"] += warm["socket_errors"]
+        result["ok"] = (result["non2xx"] == 0 and result["socket_errors"] == 0
+                        and result["intact"] and result["rows"] >= result["requests"])
+        return {**result, "backend": backend, "config": name, "durability": durability,
+                "load": load}
+
+
+def batch_body() -> bytes:
+    org = build_demo_org()
+    fields = [f["id"] for f in org["fields"][:20]]
+    participants = [i["participant"] for i in org["involvements"]
+                    if i["user"] == "alice" and i["program"] == "housing"]
+    items = [{"resource": {"type": "participant_record", "id": participants[n % len(participants)],
+                           "properties": {"program": "housing", "fields": fields}}}
+             for n in range(BATCH)]
+    return json.dumps({"subject": {"type": "user", "id": "alice"}, "action": {"name": "view"},
+                       "evaluations": items}).encode()
+
+
+def measure_batch(backend: str, name: str) -> dict:
+    """Sequential AuthZEN batches of 1,000 on a fresh server (fsync durability)."""
+    with ExitStack() as stack:
+        tmp = Path(stack.enter_context(tempfile.TemporaryDirectory()))
+        url = database(stack, backend, tmp)
+        port, key = serve_ours(stack, tmp, url, gunicorn=CONFIGS[name])
+        client = Client(port, "/access/v1/evaluations", {"Authorization": f"Bearer {key}"})
+        body, samples, missing = batch_body(), [], 0
+        for _ in range(5):  # warm-up
+            client.post(body)
+        rows_before = audit_rows(url)
+        for _ in range(BATCH_RUNS):
+            elapsed, raw = client.post(body)
+            answers = json.loads(raw)["evaluations"]
+            missing += BATCH - sum(1 for a in answers if a.get("context", {}).get("decision_id"))
+            samples.append(elapsed)
+        rows = audit_rows(url) - rows_before
+        p50, p99, _ = figures(samples)
+        intact = chain_intact(url)
+        return {"backend": backend, "config": name, "p50": p50, "p99": p99, "missing": missing,
+                "rows": rows, "intact": intact,
+                "ok": missing == 0 and rows == BATCH * BATCH_RUNS and intact}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--backend", choices=["postgres", "sqlite", "both"], default="postgres")
+    parser.add_argument("--duration", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=16)
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        sys.exit("wrk is not on PATH; install it with:\n    apt-get install -y wrk")
+    backends = ["postgres", "sqlite"] if args.backend == "both" else [args.backend]
+    print(f"wrk -t1 -c{args.connections} -d{args.duration}s; {os.cpu_count()} CPUs; "
+          f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    runs, batches = [], []
+    for backend in backends:
+        for name in CONFIGS:
+            runs.append(measure(backend, name, "fsync", args))
+        best = max((r for r in runs if r["backend"] == backend), key=lambda r: r["rps"])
+        runs.append(measure(backend, best["config"], "commit", args))
+        batches.append(measure_batch(backend, best["config"]))
+
+    print(f"\n{'backend':9} {'config':13} {'durab.':6} {'req/s':>7} {'p50 ms':>7} "
+          f"{'p99 ms':>7} {'non2xx':>6} {'sockerr':>7} {'requests':>8} {'rows+':>8} "
+          f"{'chain':6} {'wrk cpu':>7} {'load1':>5}")
+    for r in runs:
+        print(f"{r['backend']:9} {r['config']:13} {r['durability']:6} {r['rps']:7.0f} "
+              f"{r['p50_us'] / 1e3:7.2f} {r['p99_us'] / 1e3:7.2f} {r['non2xx']:6d} "
+              f"{r['socket_errors']:7d} {r['requests']:8d} {r['rows']:8d} "
+              f"{'intact' if r['intact'] else 'BROKEN':6} {r['wrk_cpu']:6.0%} {r['load']:5.2f}"
+              f"{'' if r['ok'] else '  CHECK FAILED'}")
+    print(f"\nAuthZEN batch of {BATCH} (view, alice, housing), {BATCH_RUNS} sequential:")
+    for b in batches:
+        print(f"{b['backend']:9} {b['config']:13} median {b['p50']:6.1f} ms  p99 "
+              f"{b['p99']:6.1f} ms  items without decision_id {b['missing']}  audit rows "
+              f"+{b['rows']}  chain {'intact' if b['intact'] else 'BROKEN'}"
+              f"{'' if b['ok'] else '  CHECK FAILED'}")
+
+    print("\nTargets:")
+    for backend in backends:
+        best = max((r for r in runs if r["backend"] == backend and r["durability"] == "fsync"),
+                   key=lambda r: r["rps"])
+        met = "met" if best["rps"] >= TARGET_RPS else "MISSED"
+        print(f"  {backend}: >= {TARGET_RPS} decisions/s (fsync, best {best['config']}): "
+              f"{best['rps']:.0f}/s {met}" + ("" if backend == "postgres" else
+                                              "  (the target is set for PostgreSQL)"))
+    for b in batches:
+        met = "met" if b["p50"] < TARGET_BATCH_MS else "MISSED"
+        p99 = "also" if b["p99"] < TARGET_BATCH_MS else "NOT"
+        print(f"  {b['backend']}: batch of {BATCH} < {TARGET_BATCH_MS:.0f} ms: median "
+              f"{b['p50']:.1f} ms {met} (p99 {b['p99']:.1f} ms, {p99} under)")
+    print(f"load average at the end {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    if not all(r["ok"] for r in runs + batches):
+        sys.exit("correctness checks failed (see CHECK FAILED above)")
+
+
+if __name__ == "__main__":
+    main()
