@@ -55,7 +55,7 @@ def free_port() -> int:
 
 
 def start(stack: ExitStack, argv: list[str], log: Path, port: int, health: str,
-          env: dict[str, str]) -> None:
+          env: dict[str, str]) -> subprocess.Popen:
     """Start a server, stop it (by its own pid) when the stack closes, wait for `health`."""
     out = stack.enter_context(log.open("wb"))
     proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
@@ -74,7 +74,7 @@ def start(stack: ExitStack, argv: list[str], log: Path, port: int, health: str,
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
             conn.request("GET", health)
             if conn.getresponse().status == 200:
-                return
+                return proc
         except OSError:
             pass
         time.sleep(0.2)
