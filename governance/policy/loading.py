@@ -7,11 +7,12 @@ participant's consents.
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections import defaultdict
 from collections.abc import Collection
 from functools import lru_cache
 
-from sqlalchemy import or_, select, true
+from sqlalchemy import Text, cast, literal, or_, select, true
 from sqlalchemy.orm import Session
 
 from governance.models import (
@@ -206,14 +207,20 @@ def load_involvements(session: Session, keys: Keys
 
 
 def load_consents(session: Session, keys: Keys) -> dict[str, list[ConsentInfo]]:
+    # The five list columns come back as one JSON text, parsed once per row: decoding each
+    # JSON column separately costs most of a county-size cold start.
+    lists = literal("[")
+    for i, column in enumerate((Consent.partners, Consent.partner_types, Consent.purposes,
+                                Consent.fields, Consent.exclude_labels)):
+        lists = lists + (literal(",") if i else literal("")) + cast(column, Text)
+    lists = lists + literal("]")
     out: dict[str, list[ConsentInfo]] = defaultdict(list)
-    for row in session.execute(
+    for cid, participant, start, end, packed in session.execute(
             select(Consent.id, Consent.participant_id, Consent.valid_from, Consent.valid_until,
-                   Consent.partners, Consent.partner_types, Consent.purposes, Consent.fields,
-                   Consent.exclude_labels)
+                   lists)
             .where(Consent.ended_at.is_(None), Consent.status == "active",
                    _only(Consent.participant_id, keys))):
-        cid, participant, start, end, partners, types, purposes, fields, excluded = row
+        partners, types, purposes, fields, excluded = json.loads(packed)
         out[participant].append(ConsentInfo(
             cid, start, end, frozenset(partners or ()), frozenset(types or ()),
             frozenset(purposes or ()), tuple(fields or ()), frozenset(excluded or ())))

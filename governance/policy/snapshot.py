@@ -2,7 +2,9 @@
 
 Casbin's ``p`` lines (the role matrix) are expanded against the field catalogue once, so a
 decision looks up ``(role, action) -> field ids`` instead of scanning policy lines per field.
-``loading.py`` fills it from the store; ``engine.py`` keeps it current.
+``loading.py`` fills it from the store; ``engine.py`` keeps it current. The record types are
+plain slotted dataclasses (not frozen: a frozen one costs several times more to build, and a
+county-size snapshot builds hundreds of thousands); nothing mutates them after loading.
 """
 from __future__ import annotations
 
@@ -12,14 +14,14 @@ from datetime import datetime
 from governance.policy import patterns
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class FieldInfo:
     id: str
     sensitivity: str
     labels: frozenset[str]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class PartnerInfo:
     id: str
     name: str
@@ -28,7 +30,7 @@ class PartnerInfo:
     channels: tuple[str, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class BundleInfo:
     id: str
     purpose: str
@@ -37,7 +39,7 @@ class BundleInfo:
     prohibited: frozenset[str]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Window:
     """A time-bounded row (assignment, involvement, override, escalation)."""
 
@@ -50,18 +52,18 @@ class Window:
             self.valid_until is None or now < self.valid_until)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class AssignmentInfo(Window):
     role: str = ""
     program: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class InvolvementInfo(Window):
     program: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class OverrideInfo(Window):
     kind: str = "override"
     program: str = ""
@@ -70,7 +72,7 @@ class OverrideInfo(Window):
     actions: frozenset[str] = frozenset()
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class EscalationInfo(Window):
     recipient: str | None = None
     purpose: str = ""
@@ -78,7 +80,7 @@ class EscalationInfo(Window):
     fields: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ConsentInfo(Window):
     partners: frozenset[str] = frozenset()
     partner_types: frozenset[str] = frozenset()
@@ -90,7 +92,7 @@ class ConsentInfo(Window):
         return partner.id in self.partners or partner.type in self.partner_types
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class KeyInfo:
     name: str
     digest: str
