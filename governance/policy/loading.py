@@ -50,6 +50,13 @@ from governance.policy.snapshot import (
 Keys = Collection[str] | None  # None: everything
 
 
+# One object per distinct value: a county-size snapshot repeats the same dates, ids and label
+# sets hundreds of thousands of times, and sharing them keeps a worker's memory near the size of
+# the distinct data. ``_same(v, v)`` (dict.setdefault, called from C) is the cheapest way.
+_SHARED: dict = {}
+_same = _SHARED.setdefault
+
+
 def read_state(session: Session) -> tuple[int, str]:
     row = session.execute(select(PolicyState.revision, PolicyState.version)).first()
     return (row[0], row[1]) if row else (0, "")
@@ -180,7 +187,9 @@ def load_assignments(session: Session, keys: Keys) -> dict[str, list[AssignmentI
                    RoleAssignment.program_id, RoleAssignment.valid_from,
                    RoleAssignment.valid_until)
             .where(RoleAssignment.ended_at.is_(None), _only(RoleAssignment.user_id, keys))):
-        out[user].append(AssignmentInfo(aid, start, end, role, program))
+        out[_same(user, user)].append(AssignmentInfo(
+            aid, _same(start, start), _same(end, end), _same(role, role),
+            _same(program, program)))
     return dict(out)
 
 
@@ -190,7 +199,7 @@ def load_enrollments(session: Session, keys: Keys) -> dict[str, frozenset[str]]:
             select(Enrollment.participant_id, Enrollment.program_id)
             .where(Enrollment.ended_at.is_(None), _only(Enrollment.participant_id, keys))):
         out[participant].add(program)
-    return {k: frozenset(v) for k, v in out.items()}
+    return {_same(k, k): _shared_set(v) for k, v in out.items()}
 
 
 def load_involvements(session: Session, keys: Keys
@@ -202,7 +211,9 @@ def load_involvements(session: Session, keys: Keys
             select(Involvement.id, Involvement.user_id, Involvement.participant_id,
                    Involvement.program_id, Involvement.valid_from, Involvement.valid_until)
             .where(Involvement.ended_at.is_(None), where)):
-        out[(user, participant)].append(InvolvementInfo(iid, start, end, program))
+        key = (_same(user, user), _same(participant, participant))
+        out[key].append(InvolvementInfo(iid, _same(start, start), _same(end, end),
+                                        _same(program, program)))
     return dict(out)
 
 
@@ -221,10 +232,21 @@ def load_consents(session: Session, keys: Keys) -> dict[str, list[ConsentInfo]]:
             .where(Consent.ended_at.is_(None), Consent.status == "active",
                    _only(Consent.participant_id, keys))):
         partners, types, purposes, fields, excluded = json.loads(packed)
-        out[participant].append(ConsentInfo(
-            cid, start, end, frozenset(partners or ()), frozenset(types or ()),
-            frozenset(purposes or ()), tuple(fields or ()), frozenset(excluded or ())))
+        out[_same(participant, participant)].append(ConsentInfo(
+            cid, _same(start, start), _same(end, end), _shared_set(partners),
+            _shared_set(types), _shared_set(purposes), _shared_tuple(fields),
+            _shared_set(excluded)))
     return dict(out)
+
+
+def _shared_set(values: list | None) -> frozenset:
+    value = frozenset(values or ())
+    return _same(value, value)
+
+
+def _shared_tuple(values: list | None) -> tuple:
+    value = tuple(values or ())
+    return _same(value, value)
 
 
 def load_overrides(session: Session, keys: Keys) -> dict[str, list[OverrideInfo]]:
