@@ -46,7 +46,12 @@ def filter_():
     catalogue = g.governance_snapshot.fields  # id -> info; used for `in`
     if "fields" not in body:
         # Default: decide exactly the fields the record carries.
-        body = {**body, "fields": record_field_ids(source, catalogue) or ["*"]}
+        carried = record_field_ids(source, catalogue)
+        if not carried:
+            raise ApiError(400, "invalid_request", "record: carries no field ids; send fields",
+                           {"record": "carries no field ids (keys like identity.name); "
+                                      "send fields"})
+        body = {**body, "fields": carried}
     request = parse_decision_request(body, extra=frozenset({"record"}))
     decision = record_one(request, "filter")
     filtered, removed = filter_record(source, set(decision.outcome.allowed), catalogue)

@@ -115,13 +115,17 @@ def install(app: Flask) -> None:
     @app.after_request
     def _headers(response):
         if _ours():
-            response.headers.setdefault("X-Content-Type-Options", "nosniff")
-            response.headers.setdefault("X-Frame-Options", "DENY")
-            response.headers.setdefault("Referrer-Policy", "no-referrer")
-            response.headers.setdefault("Cache-Control", "no-store")
-            response.headers.setdefault("Content-Security-Policy",
-                                        "default-src 'none'; frame-ancestors 'none'")
+            response.headers.update(SECURITY_HEADERS)
             request_id = request.headers.get("X-Request-ID")
             if request_id:
                 response.headers["X-Request-ID"] = request_id[:200]
         return response
+
+
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
+}

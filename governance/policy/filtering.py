@@ -3,16 +3,25 @@ from __future__ import annotations
 
 from collections.abc import Container
 
+from governance.policy.patterns import is_pattern
+
 
 def record_field_ids(record: dict, catalogue: Container[str], prefix: str = ""
                      ) -> list[str]:
-    """The field ids a record carries (``{"identity": {"name": ..}}`` -> identity.name)."""
+    """The field ids a record carries (``{"identity": {"name": ..}}`` -> identity.name).
+
+    Every leaf is named, even one no catalogue could know (it is then decided as an
+    ``unknown_field`` and removed); keys that cannot be part of a field id are skipped here and
+    removed by ``filter_record`` all the same.
+    """
     ids: list[str] = []
     for key, value in record.items():
         path = f"{prefix}{key}"
+        if not is_pattern(path) or "*" in path:
+            continue
         if isinstance(value, dict) and value and path not in catalogue:
             ids += record_field_ids(value, catalogue, path + ".")
-        elif "." in path:
+        else:
             ids.append(path)
     return ids
 

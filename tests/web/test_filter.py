@@ -46,3 +46,17 @@ def test_filter_needs_a_record_object(api):
         response = api.post("/api/v1/filter", json=payload)
         assert response.status_code == 400
         assert "record" in response.json["error"]["details"]
+
+
+def test_flat_or_unknown_keys_are_decided_and_removed(api):
+    body = api.post("/api/v1/filter", json={**BASE, "record": {
+        "name": "Jo", "identity": {"name": "Jo", "Full Name": "Jo Doe"}}}).json
+    assert body["record"] == {"identity": {"name": "Jo"}}
+    assert body["denied"]["name"] == "unknown_field"
+    assert sorted(body["removed"]) == ["identity.Full Name", "name"]
+
+
+def test_record_without_any_field_id_needs_fields(api):
+    response = api.post("/api/v1/filter", json={**BASE, "record": {"Full Name": "Jo"}})
+    assert response.status_code == 400
+    assert "record" in response.json["error"]["details"]
