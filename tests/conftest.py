@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
@@ -34,20 +35,28 @@ def _pg_dsn(url: str) -> str:
     return url.replace("postgresql+psycopg://", "postgresql://")
 
 
+@contextmanager
+def scratch_postgres(prefix: str = "ntk_test"):
+    """A new, empty PostgreSQL database, dropped afterwards; yields its SQLAlchemy URL."""
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(_pg_dsn(PG_ADMIN), autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield PG_ADMIN.rsplit("/", 1)[0] + "/" + name
+    finally:
+        with psycopg.connect(_pg_dsn(PG_ADMIN), autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 @pytest.fixture(scope="session")
 def pg_database():
     """One scratch PostgreSQL database for the session, migrated once."""
-    name = f"ntk_test_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(_pg_dsn(PG_ADMIN), autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = PG_ADMIN.rsplit("/", 1)[0] + "/" + name
-    app = create_app({"GOVERNANCE_DATABASE_URL": url, "TESTING": True})
-    with app.app_context():
-        upgrade_database()
-        state(app).db.engine.dispose()
-    yield url
-    with psycopg.connect(_pg_dsn(PG_ADMIN), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with scratch_postgres() as url:
+        app = create_app({"GOVERNANCE_DATABASE_URL": url, "TESTING": True})
+        with app.app_context():
+            upgrade_database()
+            state(app).db.engine.dispose()
+        yield url
 
 
 @pytest.fixture(scope="session")

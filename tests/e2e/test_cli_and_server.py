@@ -9,13 +9,11 @@ import sys
 import time
 import urllib.error
 import urllib.request
-import uuid
 from pathlib import Path
 
-import psycopg
 import pytest
 
-from tests.conftest import PG_ADMIN, _pg_dsn
+from tests.conftest import scratch_postgres
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.e2e
@@ -26,12 +24,8 @@ def database_url(request, tmp_path):
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'e2e.sqlite'}"
         return
-    name = f"ntk_e2e_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(_pg_dsn(PG_ADMIN), autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    yield PG_ADMIN.rsplit("/", 1)[0] + "/" + name
-    with psycopg.connect(_pg_dsn(PG_ADMIN), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with scratch_postgres("ntk_e2e") as url:
+        yield url
 
 
 def cli(url: str, *args: str, check: bool = True) -> subprocess.CompletedProcess:

@@ -16,6 +16,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from tests.conftest import scratch_postgres
 from tests.e2e.test_cli_and_server import ROOT, call, cli, free_port
 
 pytestmark = pytest.mark.e2e
@@ -26,16 +27,8 @@ NICK = {"subject": "nick", "action": "view", "participant": "p-100", "program": 
 
 @pytest.fixture
 def pg_url():
-    import uuid
-
-    from tests.conftest import PG_ADMIN, _pg_dsn
-
-    name = f"ntk_inst_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(_pg_dsn(PG_ADMIN), autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    yield PG_ADMIN.rsplit("/", 1)[0] + "/" + name
-    with psycopg.connect(_pg_dsn(PG_ADMIN), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with scratch_postgres("ntk_inst") as url:
+        yield url
 
 
 @pytest.fixture
