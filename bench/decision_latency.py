@@ -91,6 +91,7 @@ def main() -> None:
         print(f"{action:9} decision={outcome.decision:8} pipeline {percentiles(pure)}   "
               f"API+audit {percentiles(full)}")
     if args.backend == "postgres":
+        state(app).engine.close()
         with app.app_context():
             state(app).db.engine.dispose()
         with psycopg.connect(PG.replace("+psycopg", ""), autocommit=True) as conn:

@@ -9,6 +9,8 @@ view/export/disclose bodies of bench/http_latency.py in rotation (bench/wrk/deci
 After each run: no response outside 2xx, `governance audit verify` says intact, and the audit
 trail grew by at least the requests wrk saw answered. The best configuration is measured again
 with GOVERNANCE_AUDIT_DURABILITY=commit, and serves 50 sequential AuthZEN batches of 1,000.
+CPU use is read from /proc around each run, so a busy machine ("noisy") or a run where one
+gunicorn worker got nearly every connection ("lopsided") shows in the output.
 """
 from __future__ import annotations
 
@@ -37,6 +39,13 @@ CONFIGS = {
     "sync w2": ("-w", "2"),
     "gthread w2x4": ("-w", "2", "-k", "gthread", "--threads", "4"),
     "gthread w3x8": ("-w", "3", "-k", "gthread", "--threads", "8"),
+    # gunicorn gives a kept-alive connection to whichever worker accepts it first, and often
+    # one worker takes all of wrk's connections (one busy core). Capping connections per
+    # worker (above --threads, or keep-alive is off) makes the others take the rest.
+    "gthread w2x4 wc9": ("-w", "2", "-k", "gthread", "--threads", "4",
+                         "--worker-connections", "9"),
+    "gthread w3x8 wc9": ("-w", "3", "-k", "gthread", "--threads", "8",
+                         "--worker-connections", "9"),
 }
 NOISY = 0.15  # CPU cores used by processes that are not this benchmark's
 LUA = ROOT / "bench/wrk/decisions.lua"
@@ -58,44 +67,48 @@ def chain_intact(url: str) -> bool:
     return done.returncode == 0 and "intact" in done.stdout
 
 
-def cpu_seconds(port: int) -> tuple[float, float]:
-    """(CPU busy on the machine, CPU of this script, its gunicorn tree and PostgreSQL), in seconds:
-    what is left when the wrk run is taken off too is someone else's work, i.e. noise."""
+def cpu_seconds(port: int) -> tuple[float, float, dict[int, float]]:
+    """CPU seconds: busy on the whole machine; used by this script, its gunicorn and PostgreSQL
+    (the rest, less wrk, is someone else's: noise); and used by each gunicorn worker."""
     procs = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
-            raw = stat.read_text()
-            cmd = (stat.parent / "cmdline").read_bytes()
+            raw, cmd = stat.read_text(), (stat.parent / "cmdline").read_bytes()
         except OSError:
             continue
         comm, rest = raw[raw.index("(") + 1:raw.rindex(")")], raw[raw.rindex(")") + 2:].split()
         procs[int(stat.parent.name)] = (int(rest[1]), comm, int(rest[11]) + int(rest[12]), cmd)
-    servers = {pid for pid, p in procs.items() if f"127.0.0.1:{port}".encode() in p[3]}
-    ours = sum(p[2] for pid, p in procs.items()
-               if pid in servers or p[0] in servers or p[1] == "postgres" or pid == os.getpid())
-    busy = Path("/proc/stat").read_text().split()[1:9]
     tick = os.sysconf("SC_CLK_TCK")
-    return sum(int(busy[i]) for i in (0, 1, 2, 5, 6, 7)) / tick, ours / tick
+    servers = {pid for pid, p in procs.items() if f"127.0.0.1:{port}".encode() in p[3]}
+    workers = {pid: p[2] / tick for pid, p in procs.items() if p[0] in servers}
+    ours = sum(p[2] for pid, p in procs.items()
+               if pid in servers or p[1] == "postgres" or pid == os.getpid())
+    busy = Path("/proc/stat").read_text().split()[1:9]
+    return sum(int(busy[i]) for i in (0, 1, 2, 5, 6, 7)) / tick, ours / tick, workers
 
 
 def wrk(port: int, key: str, body_file: Path, duration: int, connections: int) -> dict:
-    """One wrk run; its RESULT line plus the CPU share wrk itself used."""
-    before, (busy0, ours0) = resource.getrusage(resource.RUSAGE_CHILDREN), cpu_seconds(port)
+    """One wrk run: its RESULT line, and the CPU (in cores) of wrk, server and database, each
+    worker, and everything else."""
+    before, (busy0, ours0, workers0) = resource.getrusage(resource.RUSAGE_CHILDREN), \
+        cpu_seconds(port)
     done = subprocess.run(
         ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency", "-s", str(LUA),
          f"http://127.0.0.1:{port}/api/v1/decisions", "--", str(body_file), key],
         capture_output=True, text=True)
-    after, (busy1, ours1) = resource.getrusage(resource.RUSAGE_CHILDREN), cpu_seconds(port)
+    after, (busy1, ours1, workers1) = resource.getrusage(resource.RUSAGE_CHILDREN), \
+        cpu_seconds(port)
     lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
     if done.returncode or not lines:
         sys.exit(f"wrk failed:\n{done.stdout}\n{done.stderr}")
     result = json.loads(lines[-1].removeprefix("RESULT "))
+    seconds = result["duration_us"] / 1e6
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    result["rps"] = result["requests"] / (result["duration_us"] / 1e6)
-    result["wrk_cpu"] = cpu / (result["duration_us"] / 1e6)
-    result["server_cpu"] = (ours1 - ours0) / (result["duration_us"] / 1e6)
-    result["other_cpu"] = max(0.0, busy1 - busy0 - ours1 + ours0 - cpu) / (
-        result["duration_us"] / 1e6)
+    result["rps"] = result["requests"] / seconds
+    result["wrk_cpu"], result["server_cpu"] = cpu / seconds, (ours1 - ours0) / seconds
+    result["other_cpu"] = max(0.0, busy1 - busy0 - ours1 + ours0 - cpu) / seconds
+    result["workers"] = sorted(((c - workers0.get(pid, 0)) / seconds
+                                for pid, c in workers1.items()), reverse=True)
     return result
 
 
@@ -141,13 +154,13 @@ def measure_batch(backend: str, name: str) -> dict:
         body, samples, missing = batch_body(), [], 0
         for _ in range(5):  # warm-up
             client.post(body)
-        rows_before, (busy0, ours0) = audit_rows(url), cpu_seconds(port)
+        rows_before, (busy0, ours0, _) = audit_rows(url), cpu_seconds(port)
         for _ in range(BATCH_RUNS):
             elapsed, raw = client.post(body)
             answers = json.loads(raw)["evaluations"]
             missing += BATCH - sum(1 for a in answers if a.get("context", {}).get("decision_id"))
             samples.append(elapsed)
-        busy1, ours1 = cpu_seconds(port)
+        busy1, ours1, _ = cpu_seconds(port)
         rows = audit_rows(url) - rows_before
         p50, p99, _ = figures(samples)
         other = max(0.0, busy1 - busy0 - ours1 + ours0) / sum(samples)
@@ -176,20 +189,25 @@ def main() -> None:
         runs.append(measure(backend, best["config"], "commit", args))
         batches.append(measure_batch(backend, best["config"]))
 
-    print(f"\n{'backend':9} {'config':13} {'durab.':6} {'req/s':>7} {'p50 ms':>7} "
-          f"{'p99 ms':>7} {'non2xx':>6} {'sockerr':>7} {'requests':>8} {'rows+':>8} "
-          f"{'chain':6}  CPU cores: server wrk other")
+    print(f"\n{'backend':9} {'config':17} {'durab.':6} {'req/s':>6} {'p50 ms':>6} "
+          f"{'p99 ms':>6} {'non2xx':>6} {'sockerr':>7} {'requests':>8} {'rows+':>8} chain")
     for r in runs:
-        print(f"{r['backend']:9} {r['config']:13} {r['durability']:6} {r['rps']:7.0f} "
-              f"{r['p50_us'] / 1e3:7.2f} {r['p99_us'] / 1e3:7.2f} {r['non2xx']:6d} "
+        print(f"{r['backend']:9} {r['config']:17} {r['durability']:6} {r['rps']:6.0f} "
+              f"{r['p50_us'] / 1e3:6.2f} {r['p99_us'] / 1e3:6.2f} {r['non2xx']:6d} "
               f"{r['socket_errors']:7d} {r['requests']:8d} {r['rows']:8d} "
-              f"{'intact' if r['intact'] else 'BROKEN':6} {r['server_cpu']:17.2f} "
-              f"{r['wrk_cpu']:.2f} "
-              f"{r['other_cpu']:5.2f}{' noisy' if r['other_cpu'] > NOISY else ''}"
-              f"{'' if r['ok'] else '  CHECK FAILED'}")
+              f"{'intact' if r['intact'] else 'BROKEN'}{'' if r['ok'] else '  CHECK FAILED'}")
+    print(f"\nCPU cores during each run ({os.cpu_count()} in all): server+database, wrk, "
+          f"everything else (noise), and each gunicorn worker")
+    for r in runs:
+        w = r["workers"]
+        lopsided = len(w) > 1 and w[1] < 0.5 * w[0]
+        noisy = " noisy" if r["other_cpu"] > NOISY else ""
+        print(f"{r['backend']:9} {r['config']:17} {r['durability']:6} {r['server_cpu']:5.2f} "
+              f"{r['wrk_cpu']:5.2f} {r['other_cpu']:5.2f}{noisy}"
+              f"  workers {' '.join(f'{c:.2f}' for c in w)}{'  lopsided' if lopsided else ''}")
     print(f"\nAuthZEN batch of {BATCH} (view, alice, housing), {BATCH_RUNS} sequential:")
     for b in batches:
-        print(f"{b['backend']:9} {b['config']:13} median {b['p50']:6.1f} ms  p99 "
+        print(f"{b['backend']:9} {b['config']:17} median {b['p50']:6.1f} ms  p99 "
               f"{b['p99']:6.1f} ms  items without decision_id {b['missing']}  audit rows "
               f"+{b['rows']}  chain {'intact' if b['intact'] else 'BROKEN'}  other CPU "
               f"{b['other_cpu']:.2f}{' noisy' if b['other_cpu'] > NOISY else ''}"
