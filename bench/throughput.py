@@ -67,9 +67,10 @@ def chain_intact(url: str) -> bool:
     return done.returncode == 0 and "intact" in done.stdout
 
 
-def cpu_seconds(port: int) -> tuple[float, float, dict[int, float]]:
+def cpu_seconds(port: int, url: str) -> tuple[float, float, dict[int, float]]:
     """CPU seconds: busy on the whole machine; used by this script, its gunicorn and PostgreSQL
-    (the rest, less wrk, is someone else's: noise); and used by each gunicorn worker."""
+    (its background processes and the backends on our database; the rest, less wrk, is someone
+    else's: noise); and used by each gunicorn worker."""
     procs = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
@@ -81,23 +82,26 @@ def cpu_seconds(port: int) -> tuple[float, float, dict[int, float]]:
     tick = os.sysconf("SC_CLK_TCK")
     servers = {pid for pid, p in procs.items() if f"127.0.0.1:{port}".encode() in p[3]}
     workers = {pid: p[2] / tick for pid, p in procs.items() if p[0] in servers}
+    db = url.rsplit("/", 1)[-1].encode()
+    postgres = {pid for pid, p in procs.items() if p[1] == "postgres" and (
+        db in p[3] or not (b"127.0.0.1(" in p[3] or b"[local]" in p[3]))}
     ours = sum(p[2] for pid, p in procs.items()
-               if pid in servers or p[1] == "postgres" or pid == os.getpid())
+               if pid in servers or pid in postgres or pid == os.getpid())
     busy = Path("/proc/stat").read_text().split()[1:9]
     return sum(int(busy[i]) for i in (0, 1, 2, 5, 6, 7)) / tick, ours / tick, workers
 
 
-def wrk(port: int, key: str, body_file: Path, duration: int, connections: int) -> dict:
+def wrk(port: int, url: str, key: str, body_file: Path, duration: int, connections: int) -> dict:
     """One wrk run: its RESULT line, and the CPU (in cores) of wrk, server and database, each
     worker, and everything else."""
     before, (busy0, ours0, workers0) = resource.getrusage(resource.RUSAGE_CHILDREN), \
-        cpu_seconds(port)
+        cpu_seconds(port, url)
     done = subprocess.run(
         ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency", "-s", str(LUA),
          f"http://127.0.0.1:{port}/api/v1/decisions", "--", str(body_file), key],
         capture_output=True, text=True)
     after, (busy1, ours1, workers1) = resource.getrusage(resource.RUSAGE_CHILDREN), \
-        cpu_seconds(port)
+        cpu_seconds(port, url)
     lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
     if done.returncode or not lines:
         sys.exit(f"wrk failed:\n{done.stdout}\n{done.stderr}")
@@ -120,9 +124,9 @@ def measure(backend: str, name: str, durability: str, args) -> dict:
                                env={"GOVERNANCE_AUDIT_DURABILITY": durability})
         body_file = tmp / "bodies.jsonl"
         body_file.write_bytes(b"\n".join(bodies().values()) + b"\n")
-        warm = wrk(port, key, body_file, 2, args.connections)
+        warm = wrk(port, url, key, body_file, 2, args.connections)
         rows_before = audit_rows(url)
-        result = wrk(port, key, body_file, args.duration, args.connections)
+        result = wrk(port, url, key, body_file, args.duration, args.connections)
         result["rows"] = audit_rows(url) - rows_before
         result["intact"] = chain_intact(url)
         result["non2xx"] += warm["non2xx"]
@@ -154,13 +158,13 @@ def measure_batch(backend: str, name: str) -> dict:
         body, samples, missing = batch_body(), [], 0
         for _ in range(5):  # warm-up
             client.post(body)
-        rows_before, (busy0, ours0, _) = audit_rows(url), cpu_seconds(port)
+        rows_before, (busy0, ours0, _) = audit_rows(url), cpu_seconds(port, url)
         for _ in range(BATCH_RUNS):
             elapsed, raw = client.post(body)
             answers = json.loads(raw)["evaluations"]
             missing += BATCH - sum(1 for a in answers if a.get("context", {}).get("decision_id"))
             samples.append(elapsed)
-        busy1, ours1, _ = cpu_seconds(port)
+        busy1, ours1, _ = cpu_seconds(port, url)
         rows = audit_rows(url) - rows_before
         p50, p99, _ = figures(samples)
         other = max(0.0, busy1 - busy0 - ours1 + ours0) / sum(samples)

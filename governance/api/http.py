@@ -11,6 +11,7 @@ from werkzeug.exceptions import HTTPException
 from governance.decisions import StoreUnavailable
 from governance.extension import state
 from governance.operations.api_keys import authenticate
+from governance.operations.errors import OperationError
 from governance.policy.request import RequestError
 
 API_PREFIXES = ("/api/v1", "/access/v1", "/.well-known/authzen-configuration", "/healthz")
@@ -77,6 +78,10 @@ def install(app: Flask) -> None:
             response[0].headers["WWW-Authenticate"] = 'Bearer realm="need-to-know"'
         return response
 
+    @app.errorhandler(OperationError)
+    def _refused(exc: OperationError):
+        return error_response(exc.status, exc.code, exc.message, exc.details)
+
     @app.errorhandler(RequestError)
     def _request_error(exc: RequestError):
         return error_response(400, "invalid_request", str(exc), exc.details)
@@ -115,7 +120,9 @@ def install(app: Flask) -> None:
     @app.after_request
     def _headers(response):
         if _ours():
-            response.headers.update(SECURITY_HEADERS)
+            for name, value in SECURITY_HEADERS.items():
+                if name not in response.headers:  # a view may loosen CSP for a printable page
+                    response.headers[name] = value
             request_id = request.headers.get("X-Request-ID")
             if request_id:
                 response.headers["X-Request-ID"] = request_id[:200]

@@ -31,3 +31,7 @@ class Consent(SourceMixin, Base):
     revoked_at: Mapped[datetime | None]
     revoked_by: Mapped[str | None] = mapped_column(String(128))
     ended_at: Mapped[datetime | None]
+    # A renewal trigger (hospitalization, change_of_provider, participant_request) flags the
+    # consent for staff; it stays in force until renewed, amended or revoked.
+    needs_renewal: Mapped[str | None] = mapped_column(String(32))
+    renewal_flagged_at: Mapped[datetime | None]

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from governance.audit import canonical
+from governance.clock import utcnow
 from governance.models import (
     Bundle,
     CasbinRule,
@@ -42,7 +43,7 @@ def export_org(session: Session) -> dict:
         for i in session.scalars(select(Involvement).where(Involvement.ended_at.is_(None))
                                  .order_by(Involvement.participant_id, Involvement.user_id,
                                            Involvement.id))]
-    org["consents"] = [_consent(c) for c in session.scalars(
+    org["consents"] = [consent_terms(c) for c in session.scalars(
         select(Consent).where(Consent.ended_at.is_(None)).order_by(Consent.participant_id,
                                                                     Consent.id))]
     order = ("programs", "fields", "purposes", "roles", "users", "participants", "involvements",
@@ -124,7 +125,8 @@ def _participants(session: Session) -> list[dict]:
             for pid in session.scalars(select(Participant.id).order_by(Participant.id))]
 
 
-def _consent(c: Consent) -> dict:
+def consent_terms(c: Consent) -> dict:
+    """A consent as the org file writes it."""
     body = _compact({"id": c.id, "participant": c.participant_id, "partners": c.partners,
                      "partner_types": c.partner_types, "purposes": c.purposes,
                      "fields": c.fields, "exclude_labels": c.exclude_labels,
@@ -145,3 +147,18 @@ def _dated(body: dict, valid_from: datetime | None, valid_until: datetime | None
 
 def _compact(body: dict) -> dict:
     return {k: v for k, v in body.items() if v not in (None, [], {})}
+
+
+def consent_document(c: Consent, now: datetime | None = None) -> dict:
+    """A consent as the API shows it: its terms plus where it stands at ``now``."""
+    if c.status == "revoked":
+        status = "revoked"
+    elif c.ended_at is not None:
+        status = "superseded"
+    elif c.valid_until is not None and c.valid_until <= (now or utcnow()):
+        status = "expired"
+    else:
+        status = "active"
+    return {**consent_terms(c), "status": status, "version": c.version,
+        "supersedes": c.supersedes, "needs_renewal": c.needs_renewal,
+        "revoked_at": c.revoked_at.isoformat() + "Z" if c.revoked_at else None}

@@ -44,11 +44,16 @@ def validate(data: object) -> OrgSpec:
     try:
         spec = OrgSpec.model_validate(data)
     except ValidationError as exc:
-        raise OrgFileError([_pydantic_error(e) for e in exc.errors()]) from None
+        raise OrgFileError(pydantic_errors(exc)) from None
     errors = list(_references(spec))
     if errors:
         raise OrgFileError(errors)
     return spec
+
+
+def pydantic_errors(exc: ValidationError) -> list[str]:
+    """Each problem as ``path: message`` (``roles[2].scope: Input should be ...``)."""
+    return [_pydantic_error(e) for e in exc.errors()]
 
 
 def _pydantic_error(error: dict) -> str:

@@ -5,6 +5,7 @@ No Flask, no I/O, so the API, console, CLI and benchmarks all call the same code
 """
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -74,7 +75,7 @@ def decide(snap: Snapshot, req: DecisionRequest, now: datetime) -> Outcome:
         denied=dict(sorted(denied.items())),
         obligations=ctx.obligations(allowed),
         policy_version=snap.version,
-        basis={f: ctx.granted(f) for f in allowed},
+        basis={f: ctx.granted(f) + ctx.permissions.get(f, []) for f in allowed},
     )
 
 
@@ -123,6 +124,8 @@ class _Context:
         self.case_sources: list[tuple[str, frozenset[str]]] = []
         self.involved = False
         self._granted: dict[str, list[str]] = {}
+        # field -> consents / escalation it is released under (for the audit and disclosures)
+        self.permissions: dict[str, list[str]] = defaultdict(list)
         if not (self.subject_ok and self.in_program):
             return
         for a in snap.assignments.get(req.subject, ()):
@@ -190,8 +193,11 @@ class _Context:
             return consent
         needs_escalation = (info.sensitivity == "very_restricted" or not partner.standard
                             or (self.minimum_necessary and bundle is None))
-        if needs_escalation and not self.emergency and not self._escalated(field_id):
-            return "escalation_required"
+        if needs_escalation and not self.emergency:
+            escalation = self._escalation_for(field_id)
+            if escalation is None:
+                return "escalation_required"
+            self.permissions[field_id].append(f"escalation:{escalation}")
         return None
 
     def _consent_reason(self, field_id: str, labels: frozenset[str]) -> str | None:
@@ -206,12 +212,16 @@ class _Context:
                     and purpose in c.purposes and matches_any(field_id, c.fields)
                     for c in self._consents)
                 return "consent_expired" if expired else "no_consent"
+            self.permissions[field_id] += [f"consent:{c.id}" for c in covering]
         if labels and any(c.exclude_labels & labels for c in active):
             return "consent_restriction"
         return None
 
+    def _escalation_for(self, field_id: str) -> str | None:
+        return next((e.id for e in self._escalations if matches_any(field_id, e.fields)), None)
+
     def _escalated(self, field_id: str) -> bool:
-        return any(matches_any(field_id, e.fields) for e in self._escalations)
+        return self._escalation_for(field_id) is not None
 
     def obligations(self, allowed: list[str]) -> list[str]:
         if not allowed:

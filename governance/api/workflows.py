@@ -1,0 +1,284 @@
+"""Disclosure workflows over the API (manage scope): consents, escalations, disclosures,
+accounting of disclosures and the sampling audit. Views parse and format; operations write."""
+from __future__ import annotations
+
+import csv
+import io
+from datetime import datetime
+
+from flask import Blueprint, Response, current_app, jsonify, request
+from sqlalchemy import select
+
+from governance.api.http import ApiError, json_body, require_key
+from governance.clock import to_naive_utc
+from governance.consent_text import plain_summary, preview
+from governance.extension import state
+from governance.models import Consent, Disclosure, Escalation
+from governance.operations import accounting as acct
+from governance.operations.consents import (
+    AmendConsent,
+    CreateConsent,
+    FlagRenewal,
+    RevokeConsent,
+    renew_consent,
+)
+from governance.operations.disclosures import (
+    RecordDisclosure,
+    ReviewDisclosure,
+    cover_sheet,
+    disclosure_summary,
+)
+from governance.operations.errors import NotFound
+from governance.operations.escalations import (
+    DecideEscalation,
+    RequestEscalation,
+    escalation_document,
+    pending_for,
+)
+from governance.orgfile.export import consent_document
+from governance.resources import resource_path
+
+bp = Blueprint("governance_workflows", __name__, url_prefix="/api/v1",
+               template_folder=str(resource_path("templates")))
+
+
+def body() -> dict:
+    data = json_body()
+    if not isinstance(data, dict):
+        raise ApiError(400, "invalid_request", "body: must be a JSON object")
+    return data
+
+
+def run(operation) -> dict:
+    return operation.execute(state().session)
+
+
+def now() -> datetime:
+    return state().clock()
+
+
+def found(model, object_id: str):
+    row = state().session.get(model, object_id)
+    if row is None:
+        raise NotFound(f"no {model.__tablename__} '{object_id}'")
+    return row
+
+
+# -- consents -----------------------------------------------------------------------------
+@bp.post("/consents")
+@require_key("manage")
+def create_consent():
+    data = body()
+    return jsonify(run(CreateConsent(data.get("actor"), data, now()))), 201
+
+
+@bp.get("/consents")
+@require_key("manage")
+def list_consents():
+    query = select(Consent).where(Consent.ended_at.is_(None))
+    if request.args.get("participant"):
+        query = query.where(Consent.participant_id == request.args["participant"])
+    if request.args.get("needs_renewal") == "true":
+        query = query.where(Consent.needs_renewal.is_not(None))
+    rows = state().session.scalars(query.order_by(Consent.participant_id, Consent.id).limit(1000))
+    return jsonify({"consents": [consent_document(c, now()) for c in rows]})
+
+
+@bp.get("/consents/<consent_id>")
+@require_key("manage")
+def show_consent(consent_id: str):
+    consent = found(Consent, consent_id)
+    history, older = [], consent.supersedes
+    while older:
+        previous = state().session.get(Consent, older)
+        history.append(consent_document(previous, now()))
+        older = previous.supersedes
+    return jsonify({**consent_document(consent, now()), "history": history})
+
+
+@bp.post("/consents/<consent_id>/amend")
+@require_key("manage")
+def amend_consent(consent_id: str):
+    data = body()
+    return jsonify(run(AmendConsent(consent_id, data.get("actor"), data, now())))
+
+
+@bp.post("/consents/<consent_id>/renew")
+@require_key("manage")
+def renew(consent_id: str):
+    data = body()
+    return jsonify(run(renew_consent(consent_id, data.get("actor"), data, now())))
+
+
+@bp.post("/consents/<consent_id>/revoke")
+@require_key("manage")
+def revoke_consent(consent_id: str):
+    data = body()
+    return jsonify(run(RevokeConsent(consent_id, data.get("actor"), data.get("reason"), now())))
+
+
+@bp.post("/consents/<consent_id>/flag-renewal")
+@require_key("manage")
+def flag_renewal(consent_id: str):
+    data = body()
+    return jsonify(run(FlagRenewal(consent_id, data.get("actor"), data.get("trigger"), now())))
+
+
+@bp.get("/consents/<consent_id>/summary")
+@require_key("manage")
+def consent_summary(consent_id: str):
+    text = plain_summary(state().session, found(Consent, consent_id))
+    if request.args.get("format") == "text":
+        return Response(text + "\n", mimetype="text/plain")
+    return jsonify({"id": consent_id, "summary": text})
+
+
+@bp.get("/consents/<consent_id>/preview")
+@require_key("manage")
+def consent_preview(consent_id: str):
+    consent = found(Consent, consent_id)
+    bundle = request.args.get("bundle")
+    result = preview(state().session, consent, bundle or "", request.args.get("recipient"))
+    if not result:
+        raise ApiError(400, "invalid_request", "bundle: required, a known bundle id",
+                       {"bundle": "unknown or missing"})
+    return jsonify({"id": consent_id, **result})
+
+
+# -- escalations --------------------------------------------------------------------------
+@bp.post("/escalations")
+@require_key("manage")
+def request_escalation():
+    data = body()
+    return jsonify(run(RequestEscalation(data.get("actor"), data.get("decision_id"),
+                                         data.get("justification"), now()))), 201
+
+
+@bp.get("/escalations")
+@require_key("manage")
+def escalation_queue():
+    approver = request.args.get("approver")
+    if not approver:
+        raise ApiError(400, "invalid_request", "approver: required",
+                       {"approver": "the user whose queue to list"})
+    return jsonify({"escalations": pending_for(state().session, approver, now())})
+
+
+@bp.get("/escalations/<escalation_id>")
+@require_key("manage")
+def show_escalation(escalation_id: str):
+    return jsonify(escalation_document(found(Escalation, escalation_id)))
+
+
+@bp.post("/escalations/<escalation_id>/<verdict>")
+@require_key("manage")
+def decide_escalation(escalation_id: str, verdict: str):
+    if verdict not in ("approve", "deny"):
+        raise ApiError(404, "not_found", f"no such action '{verdict}'")
+    data = body()
+    return jsonify(run(DecideEscalation(escalation_id, data.get("actor"), verdict == "approve",
+                                        data.get("note"), now())))
+
+
+# -- disclosures and accounting -----------------------------------------------------------
+@bp.post("/disclosures")
+@require_key("manage")
+def record_disclosure():
+    data = body()
+    return jsonify(run(RecordDisclosure(data.get("actor"), data.get("decision_id"),
+                                        data.get("channel"), data.get("fields"), now()))), 201
+
+
+@bp.get("/disclosures/<disclosure_id>")
+@require_key("manage")
+def show_disclosure(disclosure_id: str):
+    row = found(Disclosure, disclosure_id)
+    return jsonify({**disclosure_summary(row), "cover_sheet": cover_sheet(state().session, row)})
+
+
+@bp.get("/disclosures/<disclosure_id>/cover-sheet")
+@require_key("manage")
+def disclosure_cover_sheet(disclosure_id: str):
+    sheet = cover_sheet(state().session, found(Disclosure, disclosure_id))
+    if request.args.get("format") == "text":
+        return Response(cover_sheet_text(sheet), mimetype="text/plain", headers={
+            "Content-Disposition": f'attachment; filename="cover-sheet-{disclosure_id}.txt"'})
+    # Rendered without the app's context processors: an API call has no logged-in user.
+    template = current_app.jinja_env.get_template("governance/cover_sheet.html")
+    return Response(template.render(sheet=sheet), mimetype="text/html", headers={
+        "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
+                                   "frame-ancestors 'none'"})
+
+
+@bp.post("/disclosures/<disclosure_id>/review")
+@require_key("manage")
+def review_disclosure(disclosure_id: str):
+    data = body()
+    return jsonify(run(ReviewDisclosure(disclosure_id, data.get("actor"), data.get("finding"),
+                                        now())))
+
+
+@bp.get("/disclosures/sample-audit")
+@require_key("manage")
+def sample_audit():
+    month = request.args.get("month")
+    try:
+        size = int(request.args.get("size", "20"))
+        if month is not None:
+            datetime.strptime(month, "%Y-%m")
+        seed = int(request.args["seed"]) if "seed" in request.args else None
+    except ValueError:
+        raise ApiError(400, "invalid_request", "month: YYYY-MM; size and seed: integers") from None
+    if not 1 <= size <= 1000:
+        raise ApiError(400, "invalid_request", "size: between 1 and 1000")
+    return jsonify(acct.sampling_audit(state().session, month, size, now(), seed))
+
+
+@bp.get("/participants/<participant_id>/accounting")
+@require_key("manage")
+def participant_accounting(participant_id: str):
+    entries = acct.accounting(
+        state().session, participant_id, now(),
+        accountable_only=request.args.get("accountable") == "true",
+        since=_time("since"), until=_time("until"))
+    if request.args.get("format") == "csv":
+        out = io.StringIO()
+        writer = csv.DictWriter(out, fieldnames=acct.CSV_COLUMNS, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(entries)
+        return Response(out.getvalue(), mimetype="text/csv", headers={
+            "Content-Disposition":
+                f'attachment; filename="accounting-{participant_id}.csv"'})
+    return jsonify({"participant": participant_id, "entries": entries})
+
+
+def _time(name: str) -> datetime | None:
+    value = request.args.get(name)
+    if not value:
+        return None
+    try:
+        return to_naive_utc(datetime.fromisoformat(value))
+    except ValueError:
+        raise ApiError(400, "invalid_request", f"{name}: not an ISO 8601 date-time",
+                       {name: "not an ISO 8601 date-time"}) from None
+
+
+def cover_sheet_text(sheet: dict) -> str:
+    """The cover sheet as a plain-text file to attach to the message that carries the data."""
+    permission = sheet["permission"]
+    lines = [
+        "DISCLOSURE COVER SHEET", f"Disclosure: {sheet['disclosure_id']}  Date: {sheet['date']}",
+        f"To: {sheet['recipient']['name']}" + (f", {sheet['recipient']['address']}"
+                                              if sheet["recipient"]["address"] else ""),
+        f"Channel: {sheet['channel']}   Sent by: {sheet['sent_by']}",
+        f"Participant: {sheet['participant']} ({sheet['program']})",
+        f"Purpose: {sheet['purpose']['statement']} ({sheet['purpose']['id']})",
+        "Permission: " + acct.permission_text(permission), "", "INCLUDED:",
+        *[f"  {i['field']}: {i['description']}" for i in sheet["included"]], "", "WITHHELD:",
+        *([f"  {w['field']}: {w['reason']}" for w in sheet["withheld"]] or ["  nothing"]),
+    ]
+    if sheet["justification"]:
+        lines += ["", f"Rationale: {sheet['justification']}"]
+    if sheet["redisclosure_notice"]:
+        lines += ["", "NOTICE: " + sheet["redisclosure_notice"]]
+    return "\n".join(lines) + "\n"

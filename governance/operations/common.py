@@ -1,0 +1,48 @@
+"""Checks shared by the workflow operations."""
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from governance.audit import payload_of
+from governance.models import AuditEvent, Role, RoleAssignment, User
+from governance.operations.errors import Invalid, NotFound, Refused
+from governance.policy.snapshot import Window
+
+
+def require_text(value: object, name: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise Invalid(f"{name}: required, a non-empty string", {name: "required"})
+    return value.strip()
+
+
+def active_actor(session: Session, actor: object) -> str:
+    """The acting user (vouched for by the calling application) must exist and be active."""
+    name = require_text(actor, "actor")
+    user = session.get(User, name)
+    if user is None or not user.active:
+        raise Refused(f"actor '{name}' is not an active user", {"actor": "unknown or inactive"})
+    return name
+
+
+def load_decision(session: Session, decision_id: object) -> dict:
+    """A decision as the audit trail recorded it (404 if there is none)."""
+    ref = require_text(decision_id, "decision_id")
+    event = session.scalar(select(AuditEvent).where(AuditEvent.kind == "decision",
+                                                    AuditEvent.ref == ref))
+    if event is None:
+        raise NotFound(f"no decision '{ref}'", {"decision_id": "unknown"})
+    return payload_of(event)
+
+
+def may_approve(session: Session, user: str, what: str, program: str, now) -> bool:
+    """Does ``user`` hold, now, a role that ``approves: [what]`` in ``program`` (or org-wide)?"""
+    approvers = {r.id: r.scope for r in session.scalars(select(Role).where(
+        Role.retired_at.is_(None))) if what in (r.approves or [])}
+    for a in session.scalars(select(RoleAssignment).where(
+            RoleAssignment.user_id == user, RoleAssignment.ended_at.is_(None),
+            RoleAssignment.role_id.in_(list(approvers)))):
+        in_scope = approvers[a.role_id] == "organization" or a.program_id == program
+        if in_scope and Window(a.id, a.valid_from, a.valid_until).active(now):
+            return True
+    return False

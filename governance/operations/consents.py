@@ -1,0 +1,181 @@
+"""Consent lifecycle over the API: create, amend (a new version), revoke, renew, flag renewal.
+
+Every version is a row: an amendment ends the old row and adds one with ``version + 1`` and
+``supersedes``, so what was in force at any moment can be read back; a revocation affects only
+decisions made after it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from pydantic import ValidationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from governance import audit
+from governance.ids import new_id
+from governance.models import Consent, Participant, Partner, Purpose
+from governance.operations.common import active_actor
+from governance.operations.errors import Conflict, Invalid, NotFound
+from governance.operations.state import bump_revision
+from governance.orgfile.export import consent_document, consent_terms
+from governance.orgfile.schema import ConsentSpec
+from governance.orgfile.validate import pydantic_errors
+from governance.policy import patterns
+
+RENEWAL_TRIGGERS = ("hospitalization", "change_of_provider", "participant_request", "expiring")
+TERMS = ("partners", "partner_types", "purposes", "fields", "exclude_labels", "from", "until")
+MEMBERS = frozenset({*TERMS, "actor", "participant", "note"})
+
+
+def parse_terms(body: dict, participant: str | None = None) -> ConsentSpec:
+    """A consent's terms, checked as the org file checks them (400 naming each problem)."""
+    unknown = {str(k): "unknown member" for k in body if k not in MEMBERS}
+    if unknown:
+        raise Invalid("unknown member(s): " + ", ".join(unknown), unknown)
+    data = {k: body[k] for k in TERMS if k in body}
+    data["participant"] = participant or body.get("participant")
+    try:
+        return ConsentSpec.model_validate(data)
+    except ValidationError as exc:
+        errors = pydantic_errors(exc)
+        raise Invalid("; ".join(errors), dict(e.split(": ", 1) for e in errors)) from None
+
+
+def check_references(session: Session, spec: ConsentSpec) -> None:
+    errors: dict[str, str] = {}
+    if session.get(Participant, spec.participant) is None:
+        errors["participant"] = f"unknown participant '{spec.participant}'"
+    if not spec.partners and not spec.partner_types:
+        errors["partners"] = "name the recipients with partners and/or partner_types"
+    known = set(session.scalars(select(Partner.id).where(Partner.retired_at.is_(None))))
+    for i, partner in enumerate(spec.partners):
+        if partner not in known:
+            errors[f"partners[{i}]"] = f"unknown partner '{partner}'"
+    purposes = set(session.scalars(select(Purpose.id).where(Purpose.retired_at.is_(None))))
+    for i, purpose in enumerate(spec.purposes):
+        if purpose not in purposes:
+            errors[f"purposes[{i}]"] = f"unknown purpose '{purpose}'"
+    for i, pattern in enumerate(spec.fields):
+        if not patterns.is_pattern(pattern):
+            errors[f"fields[{i}]"] = f"not a field id or pattern: '{pattern}'"
+    if spec.valid_from and spec.valid_until and spec.valid_until <= spec.valid_from:
+        errors["until"] = "must be after from"
+    if errors:
+        raise Invalid("; ".join(f"{k}: {v}" for k, v in errors.items()), errors)
+
+
+def _row(spec: ConsentSpec, **extra) -> Consent:
+    return Consent(participant_id=spec.participant, partners=list(spec.partners),
+                   partner_types=list(spec.partner_types), purposes=list(spec.purposes),
+                   fields=list(spec.fields), exclude_labels=list(spec.exclude_labels),
+                   valid_from=spec.valid_from, valid_until=spec.valid_until, status="active",
+                   source="api", **extra)
+
+
+def _commit(session: Session, kind: str, consent: Consent, actor: str, now: datetime,
+            **details) -> dict:
+    bump_revision(session, [("consents", consent.participant_id)])
+    session.flush()
+    document = consent_document(consent, now)
+    audit.append(session, kind, {"consent": document, **details}, actor=actor,
+                 participant=consent.participant_id, ref=consent.id, at=now)
+    session.commit()
+    return document
+
+
+def _live(session: Session, consent_id: str) -> Consent:
+    """The consent, locked, as long as it is the current version and not revoked."""
+    row = session.scalar(select(Consent).where(Consent.id == consent_id).with_for_update())
+    if row is None:
+        raise NotFound(f"no consent '{consent_id}'")
+    if row.ended_at is not None:
+        raise Conflict(f"consent '{consent_id}' was superseded or ended; act on its newest "
+                       "version", {"status": "superseded"})
+    if row.status == "revoked":
+        raise Conflict(f"consent '{consent_id}' is revoked", {"status": "revoked"})
+    return row
+
+
+@dataclass
+class CreateConsent:
+    actor: str
+    body: dict
+    now: datetime
+
+    def execute(self, session: Session) -> dict:
+        actor = active_actor(session, self.actor)
+        spec = parse_terms(self.body)
+        check_references(session, spec)
+        consent = _row(spec, id=new_id("cns"), created_at=self.now, created_by=actor,
+                       note=self.body.get("note"))
+        session.add(consent)
+        return _commit(session, "consent.created", consent, actor, self.now)
+
+
+@dataclass
+class AmendConsent:
+    """A new version with the given terms changed; the old version stays as history."""
+
+    consent_id: str
+    actor: str
+    body: dict
+    now: datetime
+    kind: str = "consent.amended"
+
+    def execute(self, session: Session) -> dict:
+        actor = active_actor(session, self.actor)
+        old = _live(session, self.consent_id)
+        unknown = {str(k): "unknown member" for k in self.body if k not in MEMBERS}
+        if unknown:
+            raise Invalid("unknown member(s): " + ", ".join(unknown), unknown)
+        current = {k: v for k, v in consent_terms(old).items() if k in TERMS}
+        spec = parse_terms({**current, **{k: self.body[k] for k in TERMS if k in self.body}},
+                           participant=old.participant_id)
+        check_references(session, spec)
+        old.ended_at = self.now
+        new = _row(spec, id=new_id("cns"), version=old.version + 1, supersedes=old.id,
+                   created_at=self.now, created_by=actor, note=self.body.get("note"))
+        session.add(new)
+        return _commit(session, self.kind, new, actor, self.now, supersedes=old.id)
+
+
+def renew_consent(consent_id: str, actor: str, body: dict, now: datetime) -> AmendConsent:
+    """Renewal is an amendment of the window that also clears a renewal flag."""
+    if "until" not in body:
+        raise Invalid("until: required to renew", {"until": "required"})
+    return AmendConsent(consent_id, actor, {"until": body["until"], "note": body.get("note")},
+                        now, kind="consent.renewed")
+
+
+@dataclass
+class RevokeConsent:
+    consent_id: str
+    actor: str
+    reason: str | None
+    now: datetime
+
+    def execute(self, session: Session) -> dict:
+        actor = active_actor(session, self.actor)
+        row = _live(session, self.consent_id)
+        row.status, row.revoked_at, row.revoked_by = "revoked", self.now, actor
+        return _commit(session, "consent.revoked", row, actor, self.now, reason=self.reason)
+
+
+@dataclass
+class FlagRenewal:
+    consent_id: str
+    actor: str
+    trigger: object
+    now: datetime
+
+    def execute(self, session: Session) -> dict:
+        actor = active_actor(session, self.actor)
+        if self.trigger not in RENEWAL_TRIGGERS:
+            raise Invalid(f"trigger: one of {', '.join(RENEWAL_TRIGGERS)}",
+                          {"trigger": f"one of {', '.join(RENEWAL_TRIGGERS)}"})
+        row = _live(session, self.consent_id)
+        row.needs_renewal, row.renewal_flagged_at = str(self.trigger), self.now
+        return _commit(session, "consent.renewal_flagged", row, actor, self.now,
+                       trigger=self.trigger)

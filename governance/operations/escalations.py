@@ -1,0 +1,116 @@
+"""Escalations: sign-off for disclosures a decision marked escalation_required (or an entire
+record), by someone who approves escalations in that program and is not the requester."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from governance import audit
+from governance.clock import utcnow
+from governance.ids import new_id
+from governance.models import Escalation
+from governance.operations.common import active_actor, load_decision, may_approve, require_text
+from governance.operations.errors import Conflict, NotFound, Refused
+from governance.operations.state import bump_revision
+from governance.policy.patterns import ENTIRE_RECORD
+
+VALID_FOR = timedelta(days=7)
+ESCALATABLE = ("escalation_required", "entire_record_not_justified")
+
+
+def escalation_document(e: Escalation, now: datetime | None = None) -> dict:
+    status = e.status
+    if status == "approved" and e.expires_at is not None and e.expires_at <= (now or utcnow()):
+        status = "expired"
+    return {"id": e.id, "status": status, "decision_id": e.decision_id, "requester": e.user_id,
+            "participant": e.participant_id, "program": e.program_id,
+            "recipient": e.recipient_id, "purpose": e.purpose_id, "action": e.action,
+            "fields": e.fields, "justification": e.justification,
+            "requested_at": _iso(e.requested_at), "decided_by": e.decided_by,
+            "decided_at": _iso(e.decided_at), "expires_at": _iso(e.expires_at), "note": e.note}
+
+
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat(timespec="seconds") + "Z"
+
+
+@dataclass
+class RequestEscalation:
+    actor: str
+    decision_id: str
+    justification: object
+    now: datetime
+
+    def execute(self, session: Session) -> dict:
+        actor = active_actor(session, self.actor)
+        justification = require_text(self.justification, "justification")
+        decision = load_decision(session, self.decision_id)
+        request = decision["request"]
+        if request["subject"] != actor:
+            raise Refused("only the user the decision was made for may ask to escalate it",
+                          {"actor": f"the decision was for '{request['subject']}'"})
+        waiting = sorted(f for f, reason in decision["denied"].items() if reason in ESCALATABLE)
+        if not waiting:
+            raise Refused("the decision has no field waiting for an escalation",
+                          {"decision_id": "nothing marked escalation_required"})
+        if "entire_record_not_justified" in decision["denied"].values():
+            waiting = [ENTIRE_RECORD]
+        row = Escalation(id=new_id("esc"), decision_id=decision["decision_id"], user_id=actor,
+                         participant_id=request["participant"], program_id=request["program"],
+                         recipient_id=request.get("recipient"), purpose_id=request.get("purpose"),
+                         action=request["action"], fields=waiting, justification=justification,
+                         status="pending", requested_at=self.now)
+        session.add(row)
+        session.flush()
+        document = escalation_document(row)
+        audit.append(session, "escalation.requested", document, actor=actor, subject=actor,
+                     participant=row.participant_id, ref=row.id, at=self.now)
+        session.commit()
+        return document
+
+
+@dataclass
+class DecideEscalation:
+    escalation_id: str
+    actor: str
+    approve: bool
+    note: str | None
+    now: datetime
+
+    def execute(self, session: Session) -> dict:
+        actor = active_actor(session, self.actor)
+        row = session.scalar(select(Escalation).where(Escalation.id == self.escalation_id)
+                             .with_for_update())
+        if row is None:
+            raise NotFound(f"no escalation '{self.escalation_id}'")
+        if row.status != "pending":
+            raise Conflict(f"escalation '{row.id}' is already {row.status}",
+                           {"status": row.status})
+        if actor == row.user_id:
+            raise Refused("nobody may decide their own escalation", {"actor": "is the requester"})
+        if not may_approve(session, actor, "escalation", row.program_id, self.now):
+            raise Refused(f"'{actor}' does not approve escalations in '{row.program_id}'",
+                          {"actor": "holds no role that approves escalations here"})
+        row.status = "approved" if self.approve else "denied"
+        row.decided_by, row.decided_at, row.note = actor, self.now, self.note
+        if self.approve:
+            row.expires_at = self.now + VALID_FOR
+            bump_revision(session, [("escalations", row.user_id)])
+        document = escalation_document(row)
+        audit.append(session, f"escalation.{row.status}", document, actor=actor,
+                     subject=row.user_id, participant=row.participant_id, ref=row.id,
+                     at=self.now)
+        session.commit()
+        return document
+
+
+def pending_for(session: Session, approver: str, now: datetime) -> list[dict]:
+    """The approver's queue: pending escalations they may decide (never their own)."""
+    rows = session.scalars(select(Escalation).where(Escalation.status == "pending",
+                                                    Escalation.user_id != approver)
+                           .order_by(Escalation.requested_at))
+    return [escalation_document(e) for e in rows
+            if may_approve(session, approver, "escalation", e.program_id, now)]
