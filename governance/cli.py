@@ -4,6 +4,7 @@ from __future__ import annotations
 import hashlib
 import json
 import sys
+from datetime import datetime
 from pathlib import Path
 
 import click
@@ -176,6 +177,36 @@ def audit_verify() -> None:
         raise click.ClickException(f"audit chain broken: {len(problems)} problem(s) "
                                    f"in {count} rows")
     click.echo(f"Audit chain intact: {count} event(s) verified.")
+
+
+@governance_cli.group("disclosures")
+def disclosures_group() -> None:
+    """Disclosure log checks."""
+
+
+@disclosures_group.command("sample")
+@click.option("--month", help="YYYY-MM (default: last month).")
+@click.option("--size", default=20, show_default=True, type=click.IntRange(1, 1000))
+@click.option("--seed", type=int, help="Repeat a draw exactly.")
+@with_appcontext
+def disclosures_sample(month: str | None, size: int, seed: int | None) -> None:
+    """Check a random sample of a month's disclosures; exit 1 if any has exceptions."""
+    from governance.operations.accounting import sampling_audit
+
+    upgrade_database()
+    if month is not None:
+        try:
+            datetime.strptime(month, "%Y-%m")
+        except ValueError:
+            raise click.BadParameter("use YYYY-MM", param_hint="--month") from None
+    report = sampling_audit(state().session, month, size, state().clock(), seed)
+    click.echo(f"{report['month']}: sampled {report['sampled']} of {report['population']} "
+               f"disclosure(s); {len(report['exceptions'])} with exceptions")
+    for item in report["exceptions"]:
+        for problem in item["exceptions"]:
+            click.echo(f"  {item['disclosure_id']}: {problem}")
+    if report["exceptions"]:
+        sys.exit(1)
 
 
 def _read(path: str) -> str:

@@ -288,3 +288,16 @@ def test_sampling_audit_reports_emergency_without_review(api, org_app):
     ok(api.post(f"/api/v1/disclosures/{sent['id']}/review",
                 json={"actor": "sam", "finding": "justified: overdose risk"}))
     assert ok(api.get("/api/v1/disclosures/sample-audit?size=10&seed=1"))["exceptions"] == []
+
+
+def test_sampling_audit_from_the_command_line(api, org_app):
+    send(api, {"subject": "dana", "action": "disclose", "participant": "p-100",
+               "program": "behavioral_health", "fields": ["identity.name"],
+               "purpose": "emergency", "recipient": "riverside_clinic",
+               "justification": "overdose"}, "dana", "direct_message", ["identity.name"])
+    runner = org_app.test_cli_runner()
+    result = runner.invoke(args=["governance", "disclosures", "sample", "--month", "2026-11"])
+    assert result.exit_code == 1, result.output
+    assert "sampled 1 of 1" in result.output and "review" in result.output
+    assert runner.invoke(args=["governance", "disclosures", "sample", "--month",
+                               "November"]).exit_code == 2
