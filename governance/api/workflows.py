@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from flask import Blueprint, Response, current_app, jsonify, request
 from sqlalchemy import select
@@ -80,6 +80,13 @@ def list_consents():
         query = query.where(Consent.participant_id == request.args["participant"])
     if request.args.get("needs_renewal") == "true":
         query = query.where(Consent.needs_renewal.is_not(None))
+    if request.args.get("expiring_within_days"):
+        try:
+            days = int(request.args["expiring_within_days"])
+        except ValueError:
+            raise ApiError(400, "invalid_request", "expiring_within_days: an integer") from None
+        query = query.where(Consent.status == "active", Consent.valid_until > now(),
+                            Consent.valid_until <= now() + timedelta(days=days))
     rows = state().session.scalars(query.order_by(Consent.participant_id, Consent.id).limit(1000))
     return jsonify({"consents": [consent_document(c, now()) for c in rows]})
 

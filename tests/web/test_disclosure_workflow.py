@@ -301,3 +301,11 @@ def test_sampling_audit_from_the_command_line(api, org_app):
     assert "sampled 1 of 1" in result.output and "review" in result.output
     assert runner.invoke(args=["governance", "disclosures", "sample", "--month",
                                "November"]).exit_code == 2
+
+
+def test_consents_expiring_soon_are_listed_for_staff(api, org_app):
+    soon = ok(api.post("/api/v1/consents", json={**NEW_CONSENT, "until": "2026-12-10"}), 201)
+    ok(api.post("/api/v1/consents", json={**NEW_CONSENT, "until": "2027-06-01"}), 201)
+    listed = ok(api.get("/api/v1/consents?expiring_within_days=30"))["consents"]
+    assert [c["id"] for c in listed] == [soon["id"]]
+    assert api.get("/api/v1/consents?expiring_within_days=soon").status_code == 400
