@@ -5,6 +5,8 @@ forked, so every worker (including one restarted after a crash) starts with the 
 and only catches up on changes since; at county scale that is the difference between a worker
 answering at once and after seconds of loading.
 """
+import gc
+
 preload_app = True
 
 
@@ -21,3 +23,7 @@ def when_ready(server):  # noqa: ANN001 - gunicorn hook, runs in the master befo
         governance.engine.close()  # the master needs no policy listener; each worker starts one
         governance.session.remove()
         governance.db.engine.dispose()  # no database connection may cross the fork
+    # The compiled policy lives for the worker's life: keep the collector from walking it
+    # (full collections took 55-85 ms per pass at county size, freeing nothing).
+    gc.collect()
+    gc.freeze()
