@@ -179,6 +179,27 @@ def audit_verify() -> None:
     click.echo(f"Audit chain intact: {count} event(s) verified.")
 
 
+@governance_cli.group("reviews")
+def reviews_group() -> None:
+    """Access reviews and elevated-access deadlines."""
+
+
+@reviews_group.command("run-due")
+@with_appcontext
+def reviews_run_due() -> None:
+    """Apply deadlines: lapse pending overrides, expire ended ones, close due campaigns, open
+    scheduled ones. Safe to run from cron every minute, even twice at once."""
+    from governance.operations.reviews import RunDue
+
+    upgrade_database()
+    st = state()
+    run = RunDue(st.clock(), st.config["GOVERNANCE_PENDING_OVERRIDE_MINUTES"])
+    done = run.execute(st.session)
+    for notice in run.notices:
+        st.notifier.notify(st.session, notice)
+    click.echo(", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in done.items()))
+
+
 @governance_cli.group("disclosures")
 def disclosures_group() -> None:
     """Disclosure log checks."""

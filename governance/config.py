@@ -21,6 +21,17 @@ DEFAULTS: dict[str, object] = {
     # flushed to disk; "commit" once it is committed (it survives any worker crash, but a
     # database server or power failure in the next fraction of a second may lose it).
     "GOVERNANCE_AUDIT_DURABILITY": "fsync",
+    # A pending override request lapses after this many minutes without approval.
+    "GOVERNANCE_PENDING_OVERRIDE_MINUTES": 1440,
+    # Break-glass uses by one user within 30 days that raise an alert.
+    "GOVERNANCE_BREAK_GLASS_ALERT": 3,
+    # Notifications by e-mail when GOVERNANCE_SMTP_HOST is set (else they are logged).
+    "GOVERNANCE_SMTP_HOST": None,
+    "GOVERNANCE_SMTP_PORT": 587,
+    "GOVERNANCE_SMTP_USER": None,
+    "GOVERNANCE_SMTP_PASSWORD": None,
+    "GOVERNANCE_SMTP_FROM": "need-to-know@localhost",
+    "GOVERNANCE_SMTP_STARTTLS": "true",
 }
 
 AUDIT_DURABILITY = ("fsync", "commit")

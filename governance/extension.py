@@ -14,8 +14,10 @@ from governance.audit_writer import AuditWriter
 from governance.clock import utcnow
 from governance.config import AUDIT_DURABILITY, DEFAULTS
 from governance.decisions import StoreUnavailable
+from governance.notify import notifier_from_config
 from governance.policy.engine import PolicyEngine
 from governance.policy.snapshot import Snapshot
+from governance.usage import UsageTracker
 
 EXTENSION_KEY = "governance"
 
@@ -28,6 +30,9 @@ class GovernanceState:
     login_manager: object | None
     engine: PolicyEngine = field(default_factory=PolicyEngine)
     writer: AuditWriter = field(default_factory=AuditWriter)
+    notifier: object = None  # see governance.notify; set from the config in init_app
+    usage: UsageTracker = field(default_factory=UsageTracker)
+    config: dict = field(default_factory=dict)
     clock: Callable[[], datetime] = utcnow
 
     @property
@@ -67,7 +72,9 @@ class Governance:
                                f"{', '.join(AUDIT_DURABILITY)}, not {durability!r}")
         login_manager = login_manager or self.login_manager or getattr(app, "login_manager", None)
         governance_state = GovernanceState(db=db, login_manager=login_manager,
-                                           writer=AuditWriter(durability))
+                                           writer=AuditWriter(durability),
+                                           notifier=notifier_from_config(app.config),
+                                           config=app.config)
         app.extensions[EXTENSION_KEY] = governance_state
         _track_revisions(db, governance_state.engine)
 

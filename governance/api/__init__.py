@@ -3,11 +3,20 @@ from __future__ import annotations
 
 from flask import Flask
 
-from governance.api import audit_log, authzen, decisions, health, http, openapi, workflows
+from governance.api import (
+    audit_log,
+    authzen,
+    decisions,
+    elevation,
+    health,
+    http,
+    openapi,
+    workflows,
+)
 
 
 def register_api(app: Flask) -> None:
     for blueprint in (decisions.bp, audit_log.bp, authzen.bp, health.bp, openapi.bp,
-                      workflows.bp):
+                      workflows.bp, elevation.bp):
         app.register_blueprint(blueprint)
     http.install(app)

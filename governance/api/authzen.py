@@ -98,8 +98,9 @@ def _item_error(details: dict, message: str | None = None) -> dict:
 def _answers(results: list) -> list[dict]:
     """Commit every decided item's audit row (one transaction), then shape the answers."""
     st = state()
-    record([r[1] for r in results if not isinstance(r, dict)], writer=st.writer,
-           engine=st.db.engine)
+    decided = [r for r in results if not isinstance(r, dict)]
+    record([row for _, row in decided], writer=st.writer, engine=st.db.engine)
+    st.usage.note(st.db.engine, [d.outcome.basis for d, _ in decided], st.clock())
     return [r if isinstance(r, dict) else _answer(r[0]) for r in results]
 
 

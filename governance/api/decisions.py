@@ -19,6 +19,7 @@ def decide_all(requests: list[DecisionRequest], via: str) -> list[RecordedDecisi
     decided = [decide_unrecorded(g.governance_snapshot, request, now, caller=g.governance_key,
                                  via=via) for request in requests]
     record([row for _, row in decided], writer=st.writer, engine=st.db.engine)
+    st.usage.note(st.db.engine, [d.outcome.basis for d, _ in decided], now)
     return [decision for decision, _ in decided]
 
 

@@ -174,7 +174,7 @@ def escalation_queue():
 @bp.get("/escalations/<escalation_id>")
 @require_key("manage")
 def show_escalation(escalation_id: str):
-    return jsonify(escalation_document(found(Escalation, escalation_id)))
+    return jsonify(escalation_document(found(Escalation, escalation_id), now()))
 
 
 @bp.post("/escalations/<escalation_id>/<verdict>")

@@ -16,11 +16,13 @@ from governance.models.consent import Consent
 from governance.models.directory import RoleAssignment, User
 from governance.models.disclosure import Disclosure
 from governance.models.elevation import Escalation, Override
+from governance.models.reviews import ReviewCampaign, ReviewItem
 from governance.models.state import PolicyChange, PolicyState
 
 __all__ = [
     "ApiKey", "AuditEvent", "AuditHead", "Bundle", "CasbinRule", "Consent", "DirectoryGroupRole",
     "Disclosure",
     "Enrollment", "Escalation", "Field", "Involvement", "Override", "Participant", "Partner",
-    "PolicyChange", "PolicyState", "Program", "Purpose", "Role", "RoleAssignment", "User",
+    "PolicyChange", "PolicyState", "Program", "Purpose", "ReviewCampaign", "ReviewItem", "Role",
+    "RoleAssignment", "User",
 ]

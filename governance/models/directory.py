@@ -41,3 +41,5 @@ class RoleAssignment(SourceMixin, Base):
     created_by: Mapped[str | None] = mapped_column(String(128))
     ended_at: Mapped[datetime | None]
     ended_by: Mapped[str | None] = mapped_column(String(128))
+    # When a decision last released a field under this assignment (kept to the hour).
+    last_used_at: Mapped[datetime | None]

@@ -34,6 +34,8 @@ class Override(Base):
     resolved_at: Mapped[datetime | None]
     resolved_by: Mapped[str | None] = mapped_column(String(128))
     note: Mapped[str | None] = mapped_column(Text)
+    # When the "expires in an hour" notice went out (so run-due sends it once).
+    warned_at: Mapped[datetime | None]
 
 
 class Escalation(Base):
@@ -47,7 +49,7 @@ class Escalation(Base):
     participant_id: Mapped[str] = mapped_column(Id)
     program_id: Mapped[str] = mapped_column(Id)
     recipient_id: Mapped[str | None] = mapped_column(Id)
-    purpose_id: Mapped[str] = mapped_column(Id)
+    purpose_id: Mapped[str | None] = mapped_column(Id)  # an export may name no purpose
     action: Mapped[str] = mapped_column(String(16), default="disclose")
     fields: Mapped[list] = mapped_column(default=list)
     justification: Mapped[str] = mapped_column(Text)

@@ -16,6 +16,14 @@ def require_text(value: object, name: str) -> str:
     return value.strip()
 
 
+def optional_text(value: object, name: str) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise Invalid(f"{name}: must be a string", {name: "must be a string"})
+    return value.strip() or None
+
+
 def active_actor(session: Session, actor: object) -> str:
     """The acting user (vouched for by the calling application) must exist and be active."""
     name = require_text(actor, "actor")

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from governance import audit
 from governance.ids import new_id
 from governance.models import Consent, Participant, Partner, Purpose
-from governance.operations.common import active_actor
+from governance.operations.common import active_actor, optional_text
 from governance.operations.errors import Conflict, Invalid, NotFound
 from governance.operations.state import bump_revision
 from governance.orgfile.export import consent_document, consent_terms
@@ -109,7 +109,7 @@ class CreateConsent:
         spec = parse_terms(self.body)
         check_references(session, spec)
         consent = _row(spec, id=new_id("cns"), created_at=self.now, created_by=actor,
-                       note=self.body.get("note"))
+                       note=optional_text(self.body.get("note"), "note"))
         session.add(consent)
         return _commit(session, "consent.created", consent, actor, self.now)
 
@@ -136,7 +136,8 @@ class AmendConsent:
         check_references(session, spec)
         old.ended_at = self.now
         new = _row(spec, id=new_id("cns"), version=old.version + 1, supersedes=old.id,
-                   created_at=self.now, created_by=actor, note=self.body.get("note"))
+                   created_at=self.now, created_by=actor,
+                   note=optional_text(self.body.get("note"), "note"))
         session.add(new)
         return _commit(session, self.kind, new, actor, self.now, supersedes=old.id)
 
@@ -160,7 +161,8 @@ class RevokeConsent:
         actor = active_actor(session, self.actor)
         row = _live(session, self.consent_id)
         row.status, row.revoked_at, row.revoked_by = "revoked", self.now, actor
-        return _commit(session, "consent.revoked", row, actor, self.now, reason=self.reason)
+        return _commit(session, "consent.revoked", row, actor, self.now,
+                       reason=optional_text(self.reason, "reason"))
 
 
 @dataclass

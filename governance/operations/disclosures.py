@@ -102,7 +102,7 @@ class RecordDisclosure:
 
 
 def disclosure_summary(d: Disclosure) -> dict:
-    return {"id": d.id, "status": "recorded" if d.review_status != "pending" else "open",
+    return {"id": d.id, "status": "open" if d.review_status == "pending" else "closed",
             "decision_id": d.decision_id, "at": d.at.isoformat(timespec="seconds") + "Z",
             "sent_by": d.actor, "participant": d.participant_id, "program": d.program_id,
             "recipient": d.recipient_id, "purpose": d.purpose_id, "basis": d.basis,

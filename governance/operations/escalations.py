@@ -12,7 +12,13 @@ from governance import audit
 from governance.clock import utcnow
 from governance.ids import new_id
 from governance.models import Escalation
-from governance.operations.common import active_actor, load_decision, may_approve, require_text
+from governance.operations.common import (
+    active_actor,
+    load_decision,
+    may_approve,
+    optional_text,
+    require_text,
+)
 from governance.operations.errors import Conflict, NotFound, Refused
 from governance.operations.state import bump_revision
 from governance.policy.patterns import ENTIRE_RECORD
@@ -65,7 +71,7 @@ class RequestEscalation:
                          status="pending", requested_at=self.now)
         session.add(row)
         session.flush()
-        document = escalation_document(row)
+        document = escalation_document(row, self.now)
         audit.append(session, "escalation.requested", document, actor=actor, subject=actor,
                      participant=row.participant_id, ref=row.id, at=self.now)
         session.commit()
@@ -95,11 +101,12 @@ class DecideEscalation:
             raise Refused(f"'{actor}' does not approve escalations in '{row.program_id}'",
                           {"actor": "holds no role that approves escalations here"})
         row.status = "approved" if self.approve else "denied"
-        row.decided_by, row.decided_at, row.note = actor, self.now, self.note
+        row.decided_by, row.decided_at = actor, self.now
+        row.note = optional_text(self.note, "note")
         if self.approve:
             row.expires_at = self.now + VALID_FOR
             bump_revision(session, [("escalations", row.user_id)])
-        document = escalation_document(row)
+        document = escalation_document(row, self.now)
         audit.append(session, f"escalation.{row.status}", document, actor=actor,
                      subject=row.user_id, participant=row.participant_id, ref=row.id,
                      at=self.now)
@@ -112,5 +119,5 @@ def pending_for(session: Session, approver: str, now: datetime) -> list[dict]:
     rows = session.scalars(select(Escalation).where(Escalation.status == "pending",
                                                     Escalation.user_id != approver)
                            .order_by(Escalation.requested_at))
-    return [escalation_document(e) for e in rows
+    return [escalation_document(e, now) for e in rows
             if may_approve(session, approver, "escalation", e.program_id, now)]

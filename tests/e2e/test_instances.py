@@ -2,6 +2,7 @@
 and a killed worker loses no answered decision's audit row."""
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import signal
@@ -109,7 +110,7 @@ def test_killed_worker_loses_no_answered_decision(pg_url, instances):
         while time.monotonic() < deadline:
             try:
                 status, body = call(base, "/api/v1/decisions", key, NICK)
-            except (OSError, urllib.error.URLError, json.JSONDecodeError):
+            except (OSError, http.client.HTTPException, json.JSONDecodeError):
                 continue  # the killed worker's connection: not answered
             if status == 200:
                 answered.append(body["decision_id"])

@@ -129,8 +129,21 @@ CASES = [
 ]
 
 
-def response_schema(path: str, method: str, status: int) -> tuple[dict, str]:
-    """The declared response (refs followed) and a JSON pointer to its JSON schema."""
+def spec_path(url: str) -> str:
+    """The documented path a URL is served under (a concrete path before a templated one)."""
+    path = url.split("?")[0]
+    if path in SPEC["paths"]:
+        return path
+    parts = path.split("/")
+    matches = [template for template in SPEC["paths"]
+               if len(segments := template.split("/")) == len(parts) and all(
+                   t == s or t.startswith("{") for t, s in zip(segments, parts, strict=True))]
+    assert len(matches) == 1, f"{path} matches {matches or 'no documented path'}"
+    return matches[0]
+
+
+def declared_response(path: str, method: str, status: int) -> tuple[dict, str]:
+    """The declared response (refs followed) and a JSON pointer to it."""
     operation = SPEC["paths"].get(path, {}).get(method)
     assert operation is not None, f"{method.upper()} {path} is not documented"
     response = operation["responses"].get(str(status))
@@ -140,27 +153,50 @@ def response_schema(path: str, method: str, status: int) -> tuple[dict, str]:
     if "$ref" in response:
         pointer = response["$ref"].removeprefix("#")
         response = SPEC["components"]["responses"][pointer.rsplit("/", 1)[1]]
-    assert "schema" in response.get("content", {}).get("application/json", {}), \
-        f"{method.upper()} {path} {status}: no application/json schema"
-    return response, pointer + "/content/application~1json/schema"
+    return response, pointer
+
+
+def response_schema(path: str, method: str, status: int,
+                    media: str = "application/json") -> tuple[dict, str]:
+    """The declared response and a JSON pointer to its schema for ``media``."""
+    response, pointer = declared_response(path, method, status)
+    assert "schema" in response.get("content", {}).get(media, {}), \
+        f"{method.upper()} {path} {status}: no {media} schema"
+    return response, f"{pointer}/content/{media.replace('/', '~1')}/schema"
+
+
+def validate(instance, pointer: str) -> list[str]:
+    validator = Draft202012Validator({"$ref": SPEC_URI + "#" + pointer}, registry=REGISTRY,
+                                     format_checker=Draft202012Validator.FORMAT_CHECKER)
+    return [f"{'/'.join(map(str, e.absolute_path))}: {e.message}"
+            for e in validator.iter_errors(instance)]
 
 
 def check_body(response, pointer: str, declared: dict, what: str) -> None:
-    """The response body validates against the schema at ``pointer``; declared headers sent."""
-    assert response.mimetype == "application/json"
-    validator = Draft202012Validator({"$ref": SPEC_URI + "#" + pointer}, registry=REGISTRY,
-                                     format_checker=Draft202012Validator.FORMAT_CHECKER)
-    errors = [f"{'/'.join(map(str, e.absolute_path))}: {e.message}"
-              for e in validator.iter_errors(response.json)]
+    """The body validates against the schema at ``pointer`` (JSON, or text as a string);
+    required headers are sent and every declared header sent matches its schema."""
+    media = pointer.rsplit("/", 2)[-2].replace("~1", "/")
+    assert response.mimetype == media, f"{what}: {response.mimetype}, declared {media}"
+    body = response.json if media == "application/json" else response.get_data(as_text=True)
+    errors = validate(body, pointer)
     assert not errors, f"{what} {response.status_code}: {errors}"
-    for header in declared.get("headers", {}):
-        assert header in response.headers, f"{what}: no {header} header"
+    for name, header in declared.get("headers", {}).items():
+        assert "$ref" in header, f"{what}: {name}: declare it in components/headers"
+        target = header["$ref"].removeprefix("#")
+        if name in response.headers:
+            errors = validate(response.headers[name], f"{target}/schema")
+            assert not errors, f"{what}: {name}: {errors}"
+        else:
+            required = SPEC["components"]["headers"][target.rsplit("/", 1)[1]].get("required")
+            assert not required and name != "X-Request-ID", f"{what}: no {name} header"
     if "X-Request-ID" in declared.get("headers", {}):
         assert response.headers["X-Request-ID"] == "req-42"
 
 
-def check_against_spec(path: str, method: str, response) -> None:
-    declared, pointer = response_schema(path, method, response.status_code)
+def check_against_spec(url: str, method: str, response) -> None:
+    """The response is one the document declares for this URL, method and status."""
+    path = spec_path(url)
+    declared, pointer = response_schema(path, method, response.status_code, response.mimetype)
     check_body(response, pointer, declared, f"{method.upper()} {path}")
 
 
@@ -200,17 +236,25 @@ def test_every_operation_declares_its_responses_and_security():
                 scopes = operation["security"][0]["ApiKey"]
                 assert scopes and f"`{scopes[0]}`" in operation["description"], (path, method)
             for status in statuses:
-                response_schema(path, method, int(status))
+                content = declared_response(path, method, int(status))[0].get("content", {})
+                assert content, (path, method, status)
+                if not status.startswith("2"):  # an error is always the JSON envelope
+                    assert set(content) == {"application/json"}, (path, method, status)
+                for media in content:
+                    response_schema(path, method, int(status), media)
 
 
 def test_examples_match_their_schemas():
     def walk(node, pointer):
         if isinstance(node, dict):
-            if "schema" in node and "examples" in node:
+            if "schema" in node:
                 validator = Draft202012Validator({"$ref": f"{SPEC_URI}#{pointer}/schema"},
                                                  registry=REGISTRY)
-                for name, example in node["examples"].items():
-                    errors = [e.message for e in validator.iter_errors(example["value"])]
+                examples = {n: e["value"] for n, e in node.get("examples", {}).items()}
+                if "example" in node:
+                    examples["example"] = node["example"]
+                for name, example in examples.items():
+                    errors = [e.message for e in validator.iter_errors(example)]
                     assert not errors, (pointer, name, errors)
                     yield name
             for key, value in node.items():
@@ -235,7 +279,7 @@ def test_real_response_matches_the_document(api, org_app, name, method, url, bod
     response = api.open(url, method=method.upper(), headers=headers,
                         **(kwargs if body is not None else {}))
     assert response.status_code == status, response.get_data(as_text=True)
-    check_against_spec(url.split("?")[0], method, response)
+    check_against_spec(url, method, response)
     assert check is None or check(response.json), response.json
 
 

@@ -1,0 +1,132 @@
+"""Elevated access over the API (manage scope): overrides, break-glass, access reviews,
+alerts. Views parse and format; operations write; notices go out after the commit."""
+from __future__ import annotations
+
+from flask import Blueprint, jsonify, request
+
+from governance.api.http import ApiError, json_body, require_key
+from governance.extension import state
+from governance.models import Override, ReviewCampaign
+from governance.operations.alerts import alerts
+from governance.operations.elevation import (
+    BreakGlass,
+    CloseReviewItem,
+    DecideOverride,
+    RequestOverride,
+    RevokeOverride,
+    override_document,
+)
+from governance.operations.errors import NotFound
+from governance.operations.reviews import (
+    DecideReviewItem,
+    OpenCampaign,
+    campaign_document,
+    campaign_items,
+)
+
+bp = Blueprint("governance_elevation", __name__, url_prefix="/api/v1")
+
+
+def body() -> dict:
+    data = json_body()
+    if not isinstance(data, dict):
+        raise ApiError(400, "invalid_request", "body: must be a JSON object")
+    return data
+
+
+def notified(result):
+    """Run the notice an operation returned (after its commit) and answer its document."""
+    document, notice = result
+    st = state()
+    st.notifier.notify(st.session, notice)
+    return document
+
+
+@bp.post("/overrides")
+@require_key("manage")
+def request_override():
+    data, st = body(), state()
+    operation = RequestOverride(data.get("actor"), data, st.clock(),
+                                st.config["GOVERNANCE_MAX_OVERRIDE_MINUTES"])
+    return jsonify(notified(operation.execute(st.session))), 201
+
+
+@bp.get("/overrides/<override_id>")
+@require_key("manage")
+def show_override(override_id: str):
+    row = state().session.get(Override, override_id)
+    if row is None:
+        raise NotFound(f"no override '{override_id}'")
+    return jsonify(override_document(row, state().clock()))
+
+
+@bp.post("/overrides/<override_id>/<verdict>")
+@require_key("manage")
+def decide_override(override_id: str, verdict: str):
+    data, st = body(), state()
+    if verdict == "revoke":
+        return jsonify(RevokeOverride(override_id, data.get("actor"), data.get("note"),
+                                      st.clock()).execute(st.session))
+    if verdict not in ("approve", "deny"):
+        raise ApiError(404, "not_found", f"no such action '{verdict}'")
+    operation = DecideOverride(override_id, data.get("actor"), verdict == "approve",
+                               data.get("note"), st.clock(),
+                               st.config["GOVERNANCE_PENDING_OVERRIDE_MINUTES"])
+    return jsonify(notified(operation.execute(st.session)))
+
+
+@bp.post("/break-glass")
+@require_key("manage")
+def break_glass():
+    data, st = body(), state()
+    operation = BreakGlass(data.get("actor"), data, st.clock(),
+                           st.config["GOVERNANCE_BREAK_GLASS_ALERT"])
+    return jsonify(notified(operation.execute(st.session))), 201
+
+
+@bp.post("/break-glass/reviews/<item_id>/close")
+@require_key("manage")
+def close_break_glass_review(item_id: str):
+    data, st = body(), state()
+    return jsonify(CloseReviewItem(item_id, data.get("actor"), data.get("finding"),
+                                   st.clock()).execute(st.session))
+
+
+@bp.post("/reviews/campaigns")
+@require_key("manage")
+def open_review_campaign():
+    data, st = body(), state()
+    return jsonify(OpenCampaign(data.get("actor"), data, st.clock()).execute(st.session)), 201
+
+
+@bp.get("/reviews/campaigns/<campaign_id>")
+@require_key("manage")
+def show_review_campaign(campaign_id: str):
+
+    session = state().session
+    campaign = session.get(ReviewCampaign, campaign_id)
+    if campaign is None:
+        raise NotFound(f"no review campaign '{campaign_id}'")
+    return jsonify(campaign_document(campaign, campaign_items(session, campaign_id)))
+
+
+@bp.post("/reviews/items/<item_id>/decide")
+@require_key("manage")
+def decide_review_item(item_id: str):
+    data, st = body(), state()
+    return jsonify(DecideReviewItem(item_id, data.get("actor"), data.get("decision"),
+                                    data.get("note"), st.clock()).execute(st.session))
+
+
+@bp.get("/alerts")
+@require_key("manage")
+def compliance_alerts():
+    st = state()
+    try:
+        days = int(request.args.get("unused_days", "30"))
+    except ValueError:
+        raise ApiError(400, "invalid_request", "unused_days: an integer") from None
+    return jsonify(alerts(st.session, st.clock(), unused_days=days,
+                          break_glass_threshold=st.config["GOVERNANCE_BREAK_GLASS_ALERT"]))
+
+

@@ -1,0 +1,305 @@
+"""Time-bounded overrides and break-glass.
+
+An override is requested with a reason, approved by someone else who approves overrides in the
+program, and active from approval for its minutes; the decision pipeline checks the window on
+every request, so expiry needs no job. Break-glass is activated by the user alone, for at most an
+hour, and always opens an after-the-fact review item.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from governance import audit
+from governance.ids import new_id
+from governance.models import (
+    Enrollment,
+    Field,
+    Override,
+    Program,
+    ReviewItem,
+    Role,
+    RoleAssignment,
+)
+from governance.notify import Notice
+from governance.operations.common import (
+    active_actor,
+    may_approve,
+    optional_text,
+    require_text,
+)
+from governance.operations.errors import Conflict, Invalid, NotFound, Refused
+from governance.operations.state import bump_revision
+from governance.policy import patterns
+from governance.policy.snapshot import Window
+from governance.policy.vocabulary import ACTIONS
+
+BREAK_GLASS_MINUTES = 60
+
+
+def override_document(o: Override, now: datetime) -> dict:
+    status = o.status
+    if status == "approved" and o.expires_at is not None and o.expires_at <= now:
+        status = "expired"
+    elif status == "approved":
+        status = "active"
+    return {"id": o.id, "kind": o.kind, "status": status, "requester": o.user_id,
+            "program": o.program_id, "participant": o.participant_id, "fields": o.fields,
+            "actions": o.actions, "reason": o.reason, "minutes": o.minutes,
+            "requested_at": _iso(o.requested_at), "approved_at": _iso(o.approved_at),
+            "expires_at": _iso(o.expires_at), "resolved_by": o.resolved_by, "note": o.note}
+
+
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat(timespec="seconds") + "Z"
+
+
+def _roles_in(session: Session, user: str, program: str, now: datetime) -> list[Role]:
+    roles = []
+    for a in session.scalars(select(RoleAssignment).where(
+            RoleAssignment.user_id == user, RoleAssignment.ended_at.is_(None))):
+        role = session.get(Role, a.role_id)
+        if (role is not None and role.retired_at is None
+                and (role.scope == "organization" or a.program_id == program)
+                and Window(a.id, a.valid_from, a.valid_until).active(now)):
+            roles.append(role)
+    return roles
+
+
+def approvers(session: Session, what: str, program: str, now: datetime) -> list[str]:
+    users = session.scalars(select(RoleAssignment.user_id).where(
+        RoleAssignment.ended_at.is_(None)).distinct())
+    return [u for u in users if may_approve(session, u, what, program, now)]
+
+
+@dataclass
+class RequestOverride:
+    actor: str
+    body: dict
+    now: datetime
+    service_cap: int = 480
+
+    def execute(self, session: Session) -> tuple[dict, Notice]:
+        actor = active_actor(session, self.actor)
+        reason = require_text(self.body.get("reason"), "reason")
+        program, participant, fields, actions, minutes = self._checked(session)
+        roles = _roles_in(session, actor, program, self.now)
+        if not roles:
+            raise Refused(f"'{actor}' holds no role in '{program}'",
+                          {"actor": "no role in this program"})
+        limit = min([self.service_cap] + [r.max_override_minutes for r in roles
+                                          if r.max_override_minutes])
+        if minutes > limit:
+            raise Refused(f"at most {limit} minutes", {"minutes": f"at most {limit}"})
+        self._eligible(session, roles, fields, actions, minutes)
+        row = Override(id=new_id("ovr"), kind="override", user_id=actor, program_id=program,
+                       participant_id=participant, fields=fields, actions=actions, reason=reason,
+                       minutes=minutes, status="pending", requested_at=self.now)
+        session.add(row)
+        document = override_document(row, self.now)
+        audit.append(session, "override.requested", document, actor=actor, subject=actor,
+                     participant=participant, ref=row.id, at=self.now)
+        session.commit()
+        return document, Notice(
+            "override.requested", approvers(session, "override", program, self.now),
+            f"Override requested by {actor} in {program}",
+            f"{actor} asks for {', '.join(actions)} on {', '.join(fields)} for {minutes} "
+            f"minutes: {reason}", document)
+
+    def _checked(self, session: Session):
+        b, errors = self.body, {}
+        program = b.get("program")
+        if not isinstance(program, str) or session.get(Program, program) is None:
+            errors["program"] = "required, a known program"
+        participant = b.get("participant")
+        if participant is not None and not session.scalar(select(Enrollment.id).where(
+                Enrollment.participant_id == participant, Enrollment.program_id == program,
+                Enrollment.ended_at.is_(None))):
+            errors["participant"] = "not a participant enrolled in that program"
+        fields = b.get("fields")
+        catalogue = tuple(sorted(session.scalars(select(Field.id).where(
+            Field.retired_at.is_(None)))))
+        if (not isinstance(fields, list) or not fields or not all(
+                isinstance(f, str) and patterns.is_pattern(f)
+                and patterns.expand([f], catalogue)[0] for f in fields)):
+            errors["fields"] = "a non-empty list of catalogued field ids or patterns"
+        actions = b.get("actions")
+        if not isinstance(actions, list) or not actions or not set(actions) <= set(ACTIONS):
+            errors["actions"] = f"a non-empty list of {', '.join(ACTIONS)}"
+        minutes = b.get("minutes")
+        if not isinstance(minutes, int) or isinstance(minutes, bool) or minutes < 1:
+            errors["minutes"] = "a positive whole number"
+        if errors:
+            raise Invalid("; ".join(f"{k}: {v}" for k, v in errors.items()), errors)
+        return program, participant, list(fields), sorted(set(actions)), minutes
+
+    @staticmethod
+    def _eligible(session: Session, roles: list[Role], fields, actions, minutes) -> None:
+        """Where a role declares what its holders may request, the request must fit."""
+        declared = [e for r in roles for e in (r.eligible_overrides or [])]
+        if not declared:
+            return
+        catalogue = tuple(sorted(session.scalars(select(Field.id))))
+        wanted = set(patterns.expand(fields, catalogue)[0])
+        for entry in declared:
+            allowed = set(patterns.expand(entry["fields"], catalogue)[0])
+            if (wanted <= allowed and set(actions) <= set(entry["actions"])
+                    and minutes <= entry.get("max_minutes", minutes)):
+                return
+        raise Refused("no role of yours makes this override eligible",
+                      {"fields": "outside every eligible_overrides entry of your roles"})
+
+
+def _locked(session: Session, override_id: str) -> Override:
+    row = session.scalar(select(Override).where(Override.id == override_id).with_for_update())
+    if row is None:
+        raise NotFound(f"no override '{override_id}'")
+    return row
+
+
+@dataclass
+class DecideOverride:
+    override_id: str
+    actor: str
+    approve: bool
+    note: str | None
+    now: datetime
+    pending_minutes: int = 1440
+
+    def execute(self, session: Session) -> tuple[dict, Notice]:
+        actor = active_actor(session, self.actor)
+        row = _locked(session, self.override_id)
+        if row.status == "pending" and row.requested_at + timedelta(
+                minutes=self.pending_minutes) <= self.now:
+            row.status, row.resolved_at, row.resolved_by = "expired", self.now, "system"
+            session.commit()
+        if row.status != "pending":
+            raise Conflict(f"override '{row.id}' is already {row.status}",
+                           {"status": row.status})
+        if actor == row.user_id:
+            raise Refused("nobody approves their own override", {"actor": "is the requester"})
+        if not may_approve(session, actor, "override", row.program_id, self.now):
+            raise Refused(f"'{actor}' does not approve overrides in '{row.program_id}'",
+                          {"actor": "holds no role that approves overrides here"})
+        row.resolved_at, row.resolved_by = self.now, actor
+        row.note = optional_text(self.note, "note")
+        if self.approve:
+            row.status, row.approved_at = "approved", self.now
+            row.expires_at = self.now + timedelta(minutes=row.minutes)
+            bump_revision(session, [("overrides", row.user_id)])
+        else:
+            row.status = "denied"
+        document = override_document(row, self.now)
+        audit.append(session, f"override.{row.status}", document, actor=actor,
+                     subject=row.user_id, participant=row.participant_id, ref=row.id,
+                     at=self.now)
+        session.commit()
+        return document, Notice(f"override.{row.status}", [row.user_id],
+                                f"Your override {row.id} was {row.status}",
+                                f"{actor} {row.status} it. {self.note or ''}".strip(), document)
+
+
+@dataclass
+class RevokeOverride:
+    override_id: str
+    actor: str
+    note: str | None
+    now: datetime
+
+    def execute(self, session: Session) -> dict:
+        actor = active_actor(session, self.actor)
+        row = _locked(session, self.override_id)
+        active = row.status == "approved" and row.expires_at and self.now < row.expires_at
+        if not active:
+            raise Conflict(f"override '{row.id}' is not active", {"status": row.status})
+        if actor != row.user_id and not may_approve(session, actor, "override",
+                                                    row.program_id, self.now):
+            raise Refused("only the holder or an approver may revoke an override",
+                          {"actor": "neither the holder nor an approver"})
+        row.status, row.resolved_at, row.resolved_by, row.note = (
+            "revoked", self.now, actor, optional_text(self.note, "note"))
+        bump_revision(session, [("overrides", row.user_id)])
+        document = override_document(row, self.now)
+        audit.append(session, "override.revoked", document, actor=actor, subject=row.user_id,
+                     participant=row.participant_id, ref=row.id, at=self.now)
+        session.commit()
+        return document
+
+
+@dataclass
+class BreakGlass:
+    actor: str
+    body: dict
+    now: datetime
+    alert_threshold: int = 3
+
+    def execute(self, session: Session) -> tuple[dict, Notice]:
+        actor = active_actor(session, self.actor)
+        reason = require_text(self.body.get("reason"), "reason")
+        program, participant = self.body.get("program"), self.body.get("participant")
+        if not isinstance(participant, str) or not session.scalar(select(Enrollment.id).where(
+                Enrollment.participant_id == participant, Enrollment.program_id == program,
+                Enrollment.ended_at.is_(None))):
+            raise Invalid("participant: must be enrolled in program",
+                          {"participant": "not enrolled in that program"})
+        if not _roles_in(session, actor, program, self.now):
+            raise Refused(f"'{actor}' holds no role in '{program}'", {"actor": "no role here"})
+        row = Override(id=new_id("brk"), kind="break_glass", user_id=actor, program_id=program,
+                       participant_id=participant, fields=["*"], actions=["view"],
+                       reason=reason, minutes=BREAK_GLASS_MINUTES, status="approved",
+                       requested_at=self.now, approved_at=self.now, resolved_by=actor,
+                       expires_at=self.now + timedelta(minutes=BREAK_GLASS_MINUTES))
+        session.add(row)
+        session.add(ReviewItem(id=new_id("rvi"), kind="break_glass", user_id=actor,
+                               override_id=row.id, program_id=program, status="open",
+                               created_at=self.now))
+        uses = 1 + session.scalar(select(func.count()).select_from(Override).where(
+            Override.user_id == actor, Override.kind == "break_glass",
+            Override.requested_at > self.now - timedelta(days=30)))
+        bump_revision(session, [("overrides", actor)])
+        document = {**override_document(row, self.now), "uses_in_30_days": uses,
+                    "flagged": uses >= self.alert_threshold, "obligations": ["post_hoc_review"]}
+        audit.append(session, "break_glass.used", document, actor=actor, subject=actor,
+                     participant=participant, ref=row.id, at=self.now)
+        session.commit()
+        reviewers = sorted(set(approvers(session, "override", program, self.now))
+                           | set(approvers(session, "escalation", program, self.now)) - {actor})
+        return document, Notice("break_glass.used", reviewers,
+                                f"Break-glass used by {actor} on {participant}",
+                                f"Reason: {reason}. Review it within the day.", document)
+
+
+@dataclass
+class CloseReviewItem:
+    """A supervisor or compliance officer closes a break-glass review with a finding."""
+
+    item_id: str
+    actor: str
+    finding: object
+    now: datetime
+
+    def execute(self, session: Session) -> dict:
+        actor = active_actor(session, self.actor)
+        finding = require_text(self.finding, "finding")
+        item = session.scalar(select(ReviewItem).where(ReviewItem.id == self.item_id)
+                              .with_for_update())
+        if item is None or item.kind != "break_glass":
+            raise NotFound(f"no break-glass review '{self.item_id}'")
+        if item.status != "open":
+            raise Conflict("this review is already closed", {"status": item.status})
+        if actor == item.user_id:
+            raise Refused("nobody reviews their own break-glass use", {"actor": "is the user"})
+        if not (may_approve(session, actor, "override", item.program_id, self.now)
+                or may_approve(session, actor, "escalation", item.program_id, self.now)):
+            raise Refused("only a supervisor or compliance officer closes this review",
+                          {"actor": "approves neither overrides nor escalations here"})
+        item.status, item.decision, item.note = "closed", "reviewed", finding
+        item.decided_by, item.decided_at = actor, self.now
+        audit.append(session, "break_glass.reviewed", {"item": item.id, "finding": finding},
+                     actor=actor, subject=item.user_id, ref=item.override_id, at=self.now)
+        session.commit()
+        return {"id": item.id, "status": item.status, "override": item.override_id,
+                "finding": finding, "reviewed_by": actor}

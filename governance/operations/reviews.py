@@ -1,0 +1,272 @@
+"""Access review campaigns, their deadlines, and the periodic run-due job.
+
+``RunDue`` applies every deadline that has passed: pending override requests lapse, approved
+overrides that ran out are marked expired (the pipeline already ignores them), those ending within
+the hour are announced once, campaigns past their due date apply ``on_no_decision``, and roles with
+``review_every_days`` get a campaign when one is due. It holds a database lock while it works, so
+cron may start it every minute and two runs never act twice.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, text, update
+from sqlalchemy.orm import Session
+
+from governance import audit
+from governance.ids import new_id
+from governance.models import (
+    Override,
+    PolicyState,
+    ReviewCampaign,
+    ReviewItem,
+    Role,
+    RoleAssignment,
+)
+from governance.notify import Notice
+from governance.operations.common import active_actor, may_approve, optional_text
+from governance.operations.elevation import override_document
+from governance.operations.errors import Conflict, Invalid, NotFound, Refused
+from governance.operations.state import bump_revision
+from governance.policy.snapshot import Window
+
+AUTO_CAMPAIGN_DAYS = 14
+RUN_DUE_LOCK = 7_240_001  # advisory lock key for run-due on PostgreSQL
+
+
+def item_document(i: ReviewItem) -> dict:
+    return {"id": i.id, "status": i.status, "campaign": i.campaign_id, "kind": i.kind,
+            "user": i.user_id, "role": i.role_id, "program": i.program_id,
+            "assignment_id": i.assignment_id, "override_id": i.override_id,
+            "last_used_at": _iso(i.last_used_at), "recommendation": i.recommendation,
+            "decision": i.decision, "decided_by": i.decided_by, "note": i.note}
+
+
+def campaign_document(c: ReviewCampaign, items: list[ReviewItem]) -> dict:
+    return {"id": c.id, "status": c.status, "roles": c.roles, "programs": c.programs,
+            "due": _iso(c.due), "on_no_decision": c.on_no_decision,
+            "items": [item_document(i) for i in items]}
+
+
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat(timespec="seconds") + "Z"
+
+
+def _due(value: object) -> datetime:
+    try:
+        due = datetime.fromisoformat(str(value))
+    except ValueError:
+        raise Invalid("due: an ISO 8601 date or date-time", {"due": "not a date"}) from None
+    return due.replace(tzinfo=None) if due.tzinfo is None else due.astimezone().replace(
+        tzinfo=None)
+
+
+def open_campaign(session: Session, actor: str, roles: list[str], programs: list[str],
+                  due: datetime, on_no_decision: str, now: datetime,
+                  unused_days: int = 30) -> ReviewCampaign:
+    """Create the campaign and one item per elevated assignment (and active override) in scope."""
+    campaign = ReviewCampaign(id=new_id("rvc"), created_by=actor, created_at=now, roles=roles,
+                              programs=programs, due=due, on_no_decision=on_no_decision,
+                              unused_days=unused_days, status="open")
+    session.add(campaign)
+    elevated = {r.id for r in session.scalars(select(Role).where(
+        Role.elevated.is_(True), Role.retired_at.is_(None)))}
+    for a in session.scalars(select(RoleAssignment).where(RoleAssignment.ended_at.is_(None))):
+        if (a.role_id in elevated and (not roles or a.role_id in roles)
+                and (not programs or a.program_id in programs)
+                and Window(a.id, a.valid_from, a.valid_until).active(now)):
+            session.add(ReviewItem(
+                id=new_id("rvi"), campaign_id=campaign.id, kind="assignment", user_id=a.user_id,
+                assignment_id=a.id, role_id=a.role_id, program_id=a.program_id,
+                last_used_at=a.last_used_at, created_at=now,
+                recommendation=_recommend(a.last_used_at, a.created_at, now, unused_days)))
+    for o in session.scalars(select(Override).where(Override.status == "approved",
+                                                    Override.expires_at > now)):
+        if not programs or o.program_id in programs:
+            session.add(ReviewItem(id=new_id("rvi"), campaign_id=campaign.id, kind="override",
+                                   user_id=o.user_id, override_id=o.id, program_id=o.program_id,
+                                   created_at=now, recommendation="keep"))
+    return campaign
+
+
+def _recommend(last_used: datetime | None, created: datetime, now: datetime, days: int) -> str:
+    """Revoke what has not been used for ``days`` (or ever, once it is that old)."""
+    reference = last_used or created
+    return "revoke" if reference is None or reference < now - timedelta(days=days) else "keep"
+
+
+@dataclass
+class OpenCampaign:
+    actor: str
+    body: dict
+    now: datetime
+
+    def execute(self, session: Session) -> dict:
+        actor = active_actor(session, self.actor)
+        roles, programs = self.body.get("roles") or [], self.body.get("programs") or []
+        if not isinstance(roles, list) or not isinstance(programs, list):
+            raise Invalid("roles and programs: lists of ids", {"roles": "a list"})
+        on_no_decision = self.body.get("on_no_decision")
+        if on_no_decision not in ("revoke", "keep"):
+            raise Invalid("on_no_decision: revoke or keep", {"on_no_decision": "revoke|keep"})
+        due = _due(self.body.get("due"))
+        if due <= self.now:
+            raise Invalid("due: must be in the future", {"due": "in the past"})
+        campaign = open_campaign(session, actor, roles, programs, due, on_no_decision,
+                                 self.now, int(self.body.get("unused_days", 30)))
+        session.flush()
+        items = campaign_items(session, campaign.id)
+        document = campaign_document(campaign, items)
+        audit.append(session, "review.campaign_opened", {k: v for k, v in document.items()
+                                                          if k != "items"} | {
+            "items": len(items)}, actor=actor, ref=campaign.id, at=self.now)
+        session.commit()
+        return document
+
+
+def campaign_items(session: Session, campaign_id: str) -> list[ReviewItem]:
+    return list(session.scalars(select(ReviewItem).where(ReviewItem.campaign_id == campaign_id)
+                                .order_by(ReviewItem.user_id, ReviewItem.id)))
+
+
+def _revoke(session: Session, item: ReviewItem, actor: str, now: datetime) -> None:
+    """Revoke takes effect at once: the assignment ends, the override is revoked."""
+    if item.assignment_id is not None:
+        session.execute(update(RoleAssignment).where(
+            RoleAssignment.id == item.assignment_id, RoleAssignment.ended_at.is_(None))
+            .values(ended_at=now, ended_by=actor))
+        bump_revision(session, [("assignments", item.user_id)])
+    if item.override_id is not None and item.kind == "override":
+        session.execute(update(Override).where(Override.id == item.override_id,
+                                               Override.status == "approved")
+                        .values(status="revoked", resolved_at=now, resolved_by=actor))
+        bump_revision(session, [("overrides", item.user_id)])
+
+
+@dataclass
+class DecideReviewItem:
+    item_id: str
+    actor: str
+    decision: object
+    note: str | None
+    now: datetime
+
+    def execute(self, session: Session) -> dict:
+        actor = active_actor(session, self.actor)
+        if self.decision not in ("keep", "revoke"):
+            raise Invalid("decision: keep or revoke", {"decision": "keep|revoke"})
+        item = session.scalar(select(ReviewItem).where(ReviewItem.id == self.item_id)
+                              .with_for_update())
+        if item is None or item.campaign_id is None:
+            raise NotFound(f"no review item '{self.item_id}'")
+        if item.status != "open":
+            raise Conflict(f"review item '{item.id}' is already decided", {"status": item.status})
+        if actor == item.user_id:
+            raise Refused("nobody reviews their own access", {"actor": "is the reviewed user"})
+        program = item.program_id or ""
+        if not (may_approve(session, actor, "override", program, self.now)
+                or may_approve(session, actor, "escalation", program, self.now)):
+            raise Refused("only a supervisor or compliance officer reviews access here",
+                          {"actor": "approves neither overrides nor escalations here"})
+        item.status, item.decision = "decided", str(self.decision)
+        item.note = optional_text(self.note, "note")
+        item.decided_by, item.decided_at = actor, self.now
+        if self.decision == "revoke":
+            _revoke(session, item, actor, self.now)
+        document = item_document(item)
+        audit.append(session, "review.item_decided", document, actor=actor,
+                     subject=item.user_id, ref=item.id, at=self.now)
+        session.commit()
+        return document
+
+
+@dataclass
+class RunDue:
+    now: datetime
+    pending_minutes: int = 1440
+    notices: list[Notice] = field(default_factory=list)
+
+    def execute(self, session: Session) -> dict:
+        self._lock(session)
+        done = {"pending_expired": self._lapse_pending(session),
+                "overrides_expired": self._expire_overrides(session),
+                "expiry_warnings": self._warn(session),
+                "campaigns_closed": self._close_campaigns(session),
+                "campaigns_opened": self._open_scheduled(session)}
+        if any(done.values()):
+            audit.append(session, "reviews.run_due", done, actor="system", at=self.now)
+        session.commit()
+        return done
+
+    def _lock(self, session: Session) -> None:
+        """One run at a time: an advisory lock on PostgreSQL, the write lock on SQLite."""
+        if session.get_bind().dialect.name == "postgresql":
+            session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": RUN_DUE_LOCK})
+        else:
+            session.execute(update(PolicyState).where(PolicyState.id == 1)
+                            .values(updated_at=PolicyState.updated_at))
+
+    def _lapse_pending(self, session: Session) -> int:
+        cutoff = self.now - timedelta(minutes=self.pending_minutes)
+        rows = session.scalars(select(Override).where(Override.status == "pending",
+                                                      Override.requested_at <= cutoff)).all()
+        for o in rows:
+            o.status, o.resolved_at, o.resolved_by = "expired", self.now, "system"
+        return len(rows)
+
+    def _expire_overrides(self, session: Session) -> int:
+        rows = session.scalars(select(Override).where(Override.status == "approved",
+                                                      Override.expires_at <= self.now)).all()
+        for o in rows:
+            o.status = "expired"
+            self.notices.append(Notice("override.expired", [o.user_id],
+                                       f"Your {o.kind.replace('_', '-')} {o.id} has expired",
+                                       "It no longer grants access.",
+                                       override_document(o, self.now)))
+        if rows:
+            bump_revision(session, [("overrides", o.user_id) for o in rows])
+        return len(rows)
+
+    def _warn(self, session: Session) -> int:
+        rows = session.scalars(select(Override).where(
+            Override.status == "approved", Override.warned_at.is_(None),
+            Override.expires_at > self.now,
+            Override.expires_at <= self.now + timedelta(hours=1))).all()
+        for o in rows:
+            o.warned_at = self.now
+            self.notices.append(Notice("override.expiring", [o.user_id],
+                                       f"Your override {o.id} expires within the hour",
+                                       f"It ends at {_iso(o.expires_at)}.",
+                                       override_document(o, self.now)))
+        return len(rows)
+
+    def _close_campaigns(self, session: Session) -> int:
+        campaigns = session.scalars(select(ReviewCampaign).where(
+            ReviewCampaign.status == "open", ReviewCampaign.due <= self.now)).all()
+        for campaign in campaigns:
+            for item in campaign_items(session, campaign.id):
+                if item.status != "open":
+                    continue
+                item.status, item.decision = "decided", campaign.on_no_decision
+                item.decided_by, item.decided_at = "system", self.now
+                item.note = "no decision by the due date"
+                if campaign.on_no_decision == "revoke":
+                    _revoke(session, item, "system", self.now)
+            campaign.status, campaign.closed_at = "closed", self.now
+        return len(campaigns)
+
+    def _open_scheduled(self, session: Session) -> int:
+        """Roles with review_every_days get a campaign when their last one is that old."""
+        opened = 0
+        campaigns = session.scalars(select(ReviewCampaign)).all()
+        for role in session.scalars(select(Role).where(Role.review_every_days.is_not(None),
+                                                       Role.retired_at.is_(None))):
+            last = max((c.created_at for c in campaigns if not c.roles or role.id in c.roles),
+                       default=None)
+            if last is None or last <= self.now - timedelta(days=role.review_every_days):
+                open_campaign(session, "system", [role.id], [],
+                              self.now + timedelta(days=AUTO_CAMPAIGN_DAYS), "keep", self.now)
+                opened += 1
+        return opened
+
