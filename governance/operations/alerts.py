@@ -40,7 +40,7 @@ def alerts(session: Session, now: datetime, *, unused_days: int = 30,
             elif role.review_every_days and last < now - timedelta(days=role.review_every_days):
                 overdue.append({**entry, "last_reviewed": last.isoformat() + "Z"})
         reference = a.last_used_at or a.created_at
-        if reference < now - timedelta(days=unused_days):
+        if reference <= now - timedelta(days=unused_days):
             unused.append({**entry, "last_used_at": a.last_used_at and
                            a.last_used_at.isoformat() + "Z"})
     uses = Counter(session.scalars(select(Override.user_id).where(

@@ -1,11 +1,11 @@
 """Checks shared by the workflow operations."""
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from governance.audit import payload_of
-from governance.models import AuditEvent, Role, RoleAssignment, User
+from governance.models import AuditEvent, PolicyState, Role, RoleAssignment, User
 from governance.operations.errors import Invalid, NotFound, Refused
 from governance.policy.snapshot import Window
 
@@ -41,6 +41,19 @@ def load_decision(session: Session, decision_id: object) -> dict:
     if event is None:
         raise NotFound(f"no decision '{ref}'", {"decision_id": "unknown"})
     return payload_of(event)
+
+
+def locked_row(session: Session, model, object_id: str):
+    """The row, locked against concurrent resolution until the transaction ends (None if absent).
+
+    PostgreSQL locks the row (FOR UPDATE). SQLite has no row locks, so the whole database's
+    write lock is taken first; the row is then read fresh, after any writer that got there first.
+    """
+    if session.get_bind().dialect.name == "sqlite":
+        session.execute(update(PolicyState).where(PolicyState.id == 1)
+                        .values(updated_at=PolicyState.updated_at))
+    return session.scalar(select(model).where(model.__mapper__.primary_key[0] == object_id)
+                          .with_for_update().execution_options(populate_existing=True))
 
 
 def may_approve(session: Session, user: str, what: str, program: str, now) -> bool:

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from governance import audit
 from governance.ids import new_id
 from governance.models import Consent, Participant, Partner, Purpose
-from governance.operations.common import active_actor, optional_text
+from governance.operations.common import active_actor, locked_row, optional_text
 from governance.operations.errors import Conflict, Invalid, NotFound
 from governance.operations.state import bump_revision
 from governance.orgfile.export import consent_document, consent_terms
@@ -87,7 +87,7 @@ def _commit(session: Session, kind: str, consent: Consent, actor: str, now: date
 
 def _live(session: Session, consent_id: str) -> Consent:
     """The consent, locked, as long as it is the current version and not revoked."""
-    row = session.scalar(select(Consent).where(Consent.id == consent_id).with_for_update())
+    row = locked_row(session, Consent, consent_id)
     if row is None:
         raise NotFound(f"no consent '{consent_id}'")
     if row.ended_at is not None:

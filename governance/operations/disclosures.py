@@ -10,7 +10,12 @@ from sqlalchemy.orm import Session
 from governance import audit
 from governance.ids import new_id
 from governance.models import Disclosure, Field, Partner, Purpose
-from governance.operations.common import active_actor, load_decision, require_text
+from governance.operations.common import (
+    active_actor,
+    load_decision,
+    locked_row,
+    require_text,
+)
 from governance.operations.errors import Conflict, Invalid, NotFound, Refused
 
 # 45 CFR 164.528: no accounting is owed for these (the individual, TPO, an authorization).
@@ -153,8 +158,7 @@ class ReviewDisclosure:
     def execute(self, session: Session) -> dict:
         actor = active_actor(session, self.actor)
         finding = require_text(self.finding, "finding")
-        row = session.scalar(select(Disclosure).where(Disclosure.id == self.disclosure_id)
-                             .with_for_update())
+        row = locked_row(session, Disclosure, self.disclosure_id)
         if row is None:
             raise NotFound(f"no disclosure '{self.disclosure_id}'")
         if row.review_status != "pending":

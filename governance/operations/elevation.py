@@ -27,6 +27,7 @@ from governance.models import (
 from governance.notify import Notice
 from governance.operations.common import (
     active_actor,
+    locked_row,
     may_approve,
     optional_text,
     require_text,
@@ -154,7 +155,7 @@ class RequestOverride:
 
 
 def _locked(session: Session, override_id: str) -> Override:
-    row = session.scalar(select(Override).where(Override.id == override_id).with_for_update())
+    row = locked_row(session, Override, override_id)
     if row is None:
         raise NotFound(f"no override '{override_id}'")
     return row
@@ -247,6 +248,9 @@ class BreakGlass:
                           {"participant": "not enrolled in that program"})
         if not _roles_in(session, actor, program, self.now):
             raise Refused(f"'{actor}' holds no role in '{program}'", {"actor": "no role here"})
+        uses = 1 + session.scalar(select(func.count()).select_from(Override).where(
+            Override.user_id == actor, Override.kind == "break_glass",
+            Override.requested_at > self.now - timedelta(days=30)))
         row = Override(id=new_id("brk"), kind="break_glass", user_id=actor, program_id=program,
                        participant_id=participant, fields=["*"], actions=["view"],
                        reason=reason, minutes=BREAK_GLASS_MINUTES, status="approved",
@@ -256,9 +260,6 @@ class BreakGlass:
         session.add(ReviewItem(id=new_id("rvi"), kind="break_glass", user_id=actor,
                                override_id=row.id, program_id=program, status="open",
                                created_at=self.now))
-        uses = 1 + session.scalar(select(func.count()).select_from(Override).where(
-            Override.user_id == actor, Override.kind == "break_glass",
-            Override.requested_at > self.now - timedelta(days=30)))
         bump_revision(session, [("overrides", actor)])
         document = {**override_document(row, self.now), "uses_in_30_days": uses,
                     "flagged": uses >= self.alert_threshold, "obligations": ["post_hoc_review"]}
@@ -284,8 +285,7 @@ class CloseReviewItem:
     def execute(self, session: Session) -> dict:
         actor = active_actor(session, self.actor)
         finding = require_text(self.finding, "finding")
-        item = session.scalar(select(ReviewItem).where(ReviewItem.id == self.item_id)
-                              .with_for_update())
+        item = locked_row(session, ReviewItem, self.item_id)
         if item is None or item.kind != "break_glass":
             raise NotFound(f"no break-glass review '{self.item_id}'")
         if item.status != "open":

@@ -15,6 +15,7 @@ from governance.models import Escalation
 from governance.operations.common import (
     active_actor,
     load_decision,
+    locked_row,
     may_approve,
     optional_text,
     require_text,
@@ -88,8 +89,7 @@ class DecideEscalation:
 
     def execute(self, session: Session) -> dict:
         actor = active_actor(session, self.actor)
-        row = session.scalar(select(Escalation).where(Escalation.id == self.escalation_id)
-                             .with_for_update())
+        row = locked_row(session, Escalation, self.escalation_id)
         if row is None:
             raise NotFound(f"no escalation '{self.escalation_id}'")
         if row.status != "pending":

@@ -25,7 +25,7 @@ from governance.models import (
     RoleAssignment,
 )
 from governance.notify import Notice
-from governance.operations.common import active_actor, may_approve, optional_text
+from governance.operations.common import active_actor, locked_row, may_approve, optional_text
 from governance.operations.elevation import override_document
 from governance.operations.errors import Conflict, Invalid, NotFound, Refused
 from governance.operations.state import bump_revision
@@ -156,8 +156,7 @@ class DecideReviewItem:
         actor = active_actor(session, self.actor)
         if self.decision not in ("keep", "revoke"):
             raise Invalid("decision: keep or revoke", {"decision": "keep|revoke"})
-        item = session.scalar(select(ReviewItem).where(ReviewItem.id == self.item_id)
-                              .with_for_update())
+        item = locked_row(session, ReviewItem, self.item_id)
         if item is None or item.campaign_id is None:
             raise NotFound(f"no review item '{self.item_id}'")
         if item.status != "open":
