@@ -96,7 +96,8 @@ def close_break_glass_review(item_id: str):
 @require_key("manage")
 def open_review_campaign():
     data, st = body(), state()
-    return jsonify(OpenCampaign(data.get("actor"), data, st.clock()).execute(st.session)), 201
+    return jsonify(notified(OpenCampaign(data.get("actor"), data, st.clock())
+                            .execute(st.session))), 201
 
 
 @bp.get("/reviews/campaigns/<campaign_id>")

@@ -26,7 +26,7 @@ from governance.models import (
 )
 from governance.notify import Notice
 from governance.operations.common import active_actor, locked_row, may_approve, optional_text
-from governance.operations.elevation import override_document
+from governance.operations.elevation import approvers, override_document
 from governance.operations.errors import Conflict, Invalid, NotFound, Refused
 from governance.operations.state import bump_revision
 from governance.policy.snapshot import Window
@@ -122,7 +122,21 @@ class OpenCampaign:
                                                           if k != "items"} | {
             "items": len(items)}, actor=actor, ref=campaign.id, at=self.now)
         session.commit()
-        return document
+        return document, assignment_notice(session, campaign, items, self.now)
+
+
+def assignment_notice(session: Session, campaign: ReviewCampaign, items: list[ReviewItem],
+                      now: datetime) -> Notice:
+    """Tell the reviewers of every program in the campaign that items await them."""
+    programs = {i.program_id for i in items}
+    reviewers = sorted({u for p in programs for what in ("override", "escalation")
+                        for u in approvers(session, what, p or "", now)})
+    return Notice("review.item_assigned", reviewers,
+                  f"Access review {campaign.id}: {len(items)} item(s) due {_iso(campaign.due)}",
+                  "Keep or revoke each elevated assignment; undecided items will be "
+                  f"{'revoked' if campaign.on_no_decision == 'revoke' else 'kept'} at the due "
+                  "date.",
+                  {"campaign": campaign.id, "items": [i.id for i in items]})
 
 
 def campaign_items(session: Session, campaign_id: str) -> list[ReviewItem]:

@@ -301,3 +301,8 @@ def test_alerts_list_unreviewed_unused_and_generic_accounts(api, org_app):
         found["elevated_never_reviewed"][0].items()
     assert [a["user"] for a in found["shared_or_generic_accounts"]] == ["frontdesk_shared"]
     assert ok(api.get("/api/v1/alerts?unused_days=0"))["unused_for_0_days"]
+
+
+def test_opening_a_campaign_notifies_its_reviewers(api, org_app, notices):
+    ok(api.post("/api/v1/reviews/campaigns", json=CAMPAIGN), 201)
+    assert notices[-1].event == "review.item_assigned" and "sam" in notices[-1].recipients
