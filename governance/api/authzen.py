@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, g, jsonify, request
 
-from governance.api.http import ApiError, json_body, require_key
+from governance.api.http import ApiError, json_object, require_key
 from governance.decisions import RecordedDecision, decide_unrecorded, record
 from governance.extension import state
 from governance.policy.request import DecisionRequest, RequestError, parse_decision_request
@@ -34,14 +34,14 @@ def configuration():
 @bp.post("/access/v1/evaluation")
 @require_key("decide")
 def evaluation():
-    body = _object(json_body(), "body")
+    body = json_object()
     return jsonify(_answers([_decide(to_decision_request(body))])[0])
 
 
 @bp.post("/access/v1/evaluations")
 @require_key("decide")
 def evaluations():
-    body = _object(json_body(), "body")
+    body = json_object()
     items = body.get("evaluations")
     if items is None or items == []:
         return jsonify(_answers([_decide(to_decision_request(body))])[0])  # as a single one
@@ -175,8 +175,3 @@ def _semantic(options: object) -> str:
                        f"options.evaluations_semantic: must be one of {', '.join(SEMANTICS)}")
     return semantic
 
-
-def _object(value: object, name: str) -> dict:
-    if not isinstance(value, dict):
-        raise ApiError(400, "invalid_request", f"{name}: must be a JSON object")
-    return value

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import Blueprint, g, jsonify
 
-from governance.api.http import ApiError, json_body, require_key
+from governance.api.http import ApiError, json_body, json_object, require_key
 from governance.decisions import RecordedDecision, decide_unrecorded, record
 from governance.extension import state
 from governance.policy.filtering import filter_record, record_field_ids
@@ -37,9 +37,7 @@ def decisions():
 @bp.post("/filter")
 @require_key("decide")
 def filter_():
-    body = json_body()
-    if not isinstance(body, dict):
-        raise ApiError(400, "invalid_request", "body: must be a JSON object")
+    body = json_object()
     source = body.get("record")
     if not isinstance(source, dict):
         raise ApiError(400, "invalid_request", "record: required, a JSON object",

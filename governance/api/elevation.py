@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify, request
 
-from governance.api.http import ApiError, json_body, require_key
+from governance.api.http import ApiError, json_object, require_key
 from governance.extension import state
 from governance.models import Override, ReviewCampaign
 from governance.operations.alerts import alerts
@@ -27,13 +27,6 @@ from governance.operations.reviews import (
 bp = Blueprint("governance_elevation", __name__, url_prefix="/api/v1")
 
 
-def body() -> dict:
-    data = json_body()
-    if not isinstance(data, dict):
-        raise ApiError(400, "invalid_request", "body: must be a JSON object")
-    return data
-
-
 def notified(result):
     """Run the notice an operation returned (after its commit) and answer its document."""
     document, notice = result
@@ -45,7 +38,7 @@ def notified(result):
 @bp.post("/overrides")
 @require_key("manage")
 def request_override():
-    data, st = body(), state()
+    data, st = json_object(), state()
     operation = RequestOverride(data.get("actor"), data, st.clock(),
                                 st.config["GOVERNANCE_MAX_OVERRIDE_MINUTES"])
     return jsonify(notified(operation.execute(st.session))), 201
@@ -63,7 +56,7 @@ def show_override(override_id: str):
 @bp.post("/overrides/<override_id>/<verdict>")
 @require_key("manage")
 def decide_override(override_id: str, verdict: str):
-    data, st = body(), state()
+    data, st = json_object(), state()
     if verdict == "revoke":
         return jsonify(RevokeOverride(override_id, data.get("actor"), data.get("note"),
                                       st.clock()).execute(st.session))
@@ -78,7 +71,7 @@ def decide_override(override_id: str, verdict: str):
 @bp.post("/break-glass")
 @require_key("manage")
 def break_glass():
-    data, st = body(), state()
+    data, st = json_object(), state()
     operation = BreakGlass(data.get("actor"), data, st.clock(),
                            st.config["GOVERNANCE_BREAK_GLASS_ALERT"])
     return jsonify(notified(operation.execute(st.session))), 201
@@ -87,7 +80,7 @@ def break_glass():
 @bp.post("/break-glass/reviews/<item_id>/close")
 @require_key("manage")
 def close_break_glass_review(item_id: str):
-    data, st = body(), state()
+    data, st = json_object(), state()
     return jsonify(CloseReviewItem(item_id, data.get("actor"), data.get("finding"),
                                    st.clock()).execute(st.session))
 
@@ -95,7 +88,7 @@ def close_break_glass_review(item_id: str):
 @bp.post("/reviews/campaigns")
 @require_key("manage")
 def open_review_campaign():
-    data, st = body(), state()
+    data, st = json_object(), state()
     return jsonify(notified(OpenCampaign(data.get("actor"), data, st.clock())
                             .execute(st.session))), 201
 
@@ -114,7 +107,7 @@ def show_review_campaign(campaign_id: str):
 @bp.post("/reviews/items/<item_id>/decide")
 @require_key("manage")
 def decide_review_item(item_id: str):
-    data, st = body(), state()
+    data, st = json_object(), state()
     return jsonify(DecideReviewItem(item_id, data.get("actor"), data.get("decision"),
                                     data.get("note"), st.clock()).execute(st.session))
 
@@ -125,6 +118,8 @@ def compliance_alerts():
     st = state()
     try:
         days = int(request.args.get("unused_days", "30"))
+        if days < 0:
+            raise ValueError
     except ValueError:
         raise ApiError(400, "invalid_request", "unused_days: an integer") from None
     return jsonify(alerts(st.session, st.clock(), unused_days=days,

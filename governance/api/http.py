@@ -38,6 +38,14 @@ def json_body() -> object:
     return data
 
 
+def json_object() -> dict:
+    """The JSON body, which must be an object (400 otherwise)."""
+    data = json_body()
+    if not isinstance(data, dict):
+        raise ApiError(400, "invalid_request", "body: must be a JSON object")
+    return data
+
+
 def require_key(scope: str) -> Callable:
     """Authenticate ``Authorization: Bearer KEY`` and check the key carries ``scope``."""
 

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from flask import Blueprint, Response, current_app, jsonify, request
 from sqlalchemy import select
 
-from governance.api.http import ApiError, json_body, require_key
+from governance.api.http import ApiError, json_object, require_key
 from governance.clock import to_naive_utc
 from governance.consent_text import plain_summary, preview
 from governance.extension import state
@@ -42,13 +42,6 @@ bp = Blueprint("governance_workflows", __name__, url_prefix="/api/v1",
                template_folder=str(resource_path("templates")))
 
 
-def body() -> dict:
-    data = json_body()
-    if not isinstance(data, dict):
-        raise ApiError(400, "invalid_request", "body: must be a JSON object")
-    return data
-
-
 def run(operation) -> dict:
     return operation.execute(state().session)
 
@@ -68,7 +61,7 @@ def found(model, object_id: str):
 @bp.post("/consents")
 @require_key("manage")
 def create_consent():
-    data = body()
+    data = json_object()
     return jsonify(run(CreateConsent(data.get("actor"), data, now()))), 201
 
 
@@ -106,28 +99,28 @@ def show_consent(consent_id: str):
 @bp.post("/consents/<consent_id>/amend")
 @require_key("manage")
 def amend_consent(consent_id: str):
-    data = body()
+    data = json_object()
     return jsonify(run(AmendConsent(consent_id, data.get("actor"), data, now())))
 
 
 @bp.post("/consents/<consent_id>/renew")
 @require_key("manage")
 def renew(consent_id: str):
-    data = body()
+    data = json_object()
     return jsonify(run(renew_consent(consent_id, data.get("actor"), data, now())))
 
 
 @bp.post("/consents/<consent_id>/revoke")
 @require_key("manage")
 def revoke_consent(consent_id: str):
-    data = body()
+    data = json_object()
     return jsonify(run(RevokeConsent(consent_id, data.get("actor"), data.get("reason"), now())))
 
 
 @bp.post("/consents/<consent_id>/flag-renewal")
 @require_key("manage")
 def flag_renewal(consent_id: str):
-    data = body()
+    data = json_object()
     return jsonify(run(FlagRenewal(consent_id, data.get("actor"), data.get("trigger"), now())))
 
 
@@ -156,7 +149,7 @@ def consent_preview(consent_id: str):
 @bp.post("/escalations")
 @require_key("manage")
 def request_escalation():
-    data = body()
+    data = json_object()
     return jsonify(run(RequestEscalation(data.get("actor"), data.get("decision_id"),
                                          data.get("justification"), now()))), 201
 
@@ -182,7 +175,7 @@ def show_escalation(escalation_id: str):
 def decide_escalation(escalation_id: str, verdict: str):
     if verdict not in ("approve", "deny"):
         raise ApiError(404, "not_found", f"no such action '{verdict}'")
-    data = body()
+    data = json_object()
     return jsonify(run(DecideEscalation(escalation_id, data.get("actor"), verdict == "approve",
                                         data.get("note"), now())))
 
@@ -191,7 +184,7 @@ def decide_escalation(escalation_id: str, verdict: str):
 @bp.post("/disclosures")
 @require_key("manage")
 def record_disclosure():
-    data = body()
+    data = json_object()
     return jsonify(run(RecordDisclosure(data.get("actor"), data.get("decision_id"),
                                         data.get("channel"), data.get("fields"), now()))), 201
 
@@ -220,7 +213,7 @@ def disclosure_cover_sheet(disclosure_id: str):
 @bp.post("/disclosures/<disclosure_id>/review")
 @require_key("manage")
 def review_disclosure(disclosure_id: str):
-    data = body()
+    data = json_object()
     return jsonify(run(ReviewDisclosure(disclosure_id, data.get("actor"), data.get("finding"),
                                         now())))
 

@@ -67,3 +67,9 @@ def may_approve(session: Session, user: str, what: str, program: str, now) -> bo
         if in_scope and Window(a.id, a.valid_from, a.valid_until).active(now):
             return True
     return False
+
+
+def is_reviewer(session: Session, user: str, program: str, now) -> bool:
+    """A supervisor or compliance officer here: approves overrides or escalations."""
+    return (may_approve(session, user, "override", program, now)
+            or may_approve(session, user, "escalation", program, now))

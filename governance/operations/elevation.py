@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from governance import audit
+from governance.clock import iso
 from governance.ids import new_id
 from governance.models import (
     Enrollment,
@@ -27,6 +28,7 @@ from governance.models import (
 from governance.notify import Notice
 from governance.operations.common import (
     active_actor,
+    is_reviewer,
     locked_row,
     may_approve,
     optional_text,
@@ -50,12 +52,9 @@ def override_document(o: Override, now: datetime) -> dict:
     return {"id": o.id, "kind": o.kind, "status": status, "requester": o.user_id,
             "program": o.program_id, "participant": o.participant_id, "fields": o.fields,
             "actions": o.actions, "reason": o.reason, "minutes": o.minutes,
-            "requested_at": _iso(o.requested_at), "approved_at": _iso(o.approved_at),
-            "expires_at": _iso(o.expires_at), "resolved_by": o.resolved_by, "note": o.note}
+            "requested_at": iso(o.requested_at), "approved_at": iso(o.approved_at),
+            "expires_at": iso(o.expires_at), "resolved_by": o.resolved_by, "note": o.note}
 
-
-def _iso(value: datetime | None) -> str | None:
-    return None if value is None else value.isoformat(timespec="seconds") + "Z"
 
 
 def _roles_in(session: Session, user: str, program: str, now: datetime) -> list[Role]:
@@ -116,9 +115,10 @@ class RequestOverride:
         if not isinstance(program, str) or session.get(Program, program) is None:
             errors["program"] = "required, a known program"
         participant = b.get("participant")
-        if participant is not None and not session.scalar(select(Enrollment.id).where(
+        if participant is not None and (not isinstance(participant, str) or not isinstance(
+                program, str) or not session.scalar(select(Enrollment.id).where(
                 Enrollment.participant_id == participant, Enrollment.program_id == program,
-                Enrollment.ended_at.is_(None))):
+                Enrollment.ended_at.is_(None)))):
             errors["participant"] = "not a participant enrolled in that program"
         fields = b.get("fields")
         catalogue = tuple(sorted(session.scalars(select(Field.id).where(
@@ -128,7 +128,8 @@ class RequestOverride:
                 and patterns.expand([f], catalogue)[0] for f in fields)):
             errors["fields"] = "a non-empty list of catalogued field ids or patterns"
         actions = b.get("actions")
-        if not isinstance(actions, list) or not actions or not set(actions) <= set(ACTIONS):
+        if (not isinstance(actions, list) or not actions
+                or not all(isinstance(a, str) and a in ACTIONS for a in actions)):
             errors["actions"] = f"a non-empty list of {', '.join(ACTIONS)}"
         minutes = b.get("minutes")
         if not isinstance(minutes, int) or isinstance(minutes, bool) or minutes < 1:
@@ -175,8 +176,8 @@ class DecideOverride:
         row = _locked(session, self.override_id)
         if row.status == "pending" and row.requested_at + timedelta(
                 minutes=self.pending_minutes) <= self.now:
-            row.status, row.resolved_at, row.resolved_by = "expired", self.now, "system"
-            session.commit()
+            # Lapsed: refused as run-due would have marked it; the refusal writes nothing.
+            raise Conflict(f"override request '{row.id}' has lapsed", {"status": "expired"})
         if row.status != "pending":
             raise Conflict(f"override '{row.id}' is already {row.status}",
                            {"status": row.status})
@@ -241,7 +242,8 @@ class BreakGlass:
         actor = active_actor(session, self.actor)
         reason = require_text(self.body.get("reason"), "reason")
         program, participant = self.body.get("program"), self.body.get("participant")
-        if not isinstance(participant, str) or not session.scalar(select(Enrollment.id).where(
+        if not isinstance(participant, str) or not isinstance(program, str) or not session.scalar(
+                select(Enrollment.id).where(
                 Enrollment.participant_id == participant, Enrollment.program_id == program,
                 Enrollment.ended_at.is_(None))):
             raise Invalid("participant: must be enrolled in program",
@@ -257,17 +259,19 @@ class BreakGlass:
                        requested_at=self.now, approved_at=self.now, resolved_by=actor,
                        expires_at=self.now + timedelta(minutes=BREAK_GLASS_MINUTES))
         session.add(row)
-        session.add(ReviewItem(id=new_id("rvi"), kind="break_glass", user_id=actor,
-                               override_id=row.id, program_id=program, status="open",
-                               created_at=self.now))
+        review = ReviewItem(id=new_id("rvi"), kind="break_glass", user_id=actor,
+                            override_id=row.id, program_id=program, status="open",
+                            created_at=self.now)
+        session.add(review)
         bump_revision(session, [("overrides", actor)])
         document = {**override_document(row, self.now), "uses_in_30_days": uses,
-                    "flagged": uses >= self.alert_threshold, "obligations": ["post_hoc_review"]}
+                    "flagged": uses >= self.alert_threshold, "obligations": ["post_hoc_review"],
+                    "review_item": review.id}
         audit.append(session, "break_glass.used", document, actor=actor, subject=actor,
                      participant=participant, ref=row.id, at=self.now)
         session.commit()
-        reviewers = sorted(set(approvers(session, "override", program, self.now))
-                           | set(approvers(session, "escalation", program, self.now)) - {actor})
+        reviewers = sorted((set(approvers(session, "override", program, self.now))
+                            | set(approvers(session, "escalation", program, self.now))) - {actor})
         return document, Notice("break_glass.used", reviewers,
                                 f"Break-glass used by {actor} on {participant}",
                                 f"Reason: {reason}. Review it within the day.", document)
@@ -292,8 +296,7 @@ class CloseReviewItem:
             raise Conflict("this review is already closed", {"status": item.status})
         if actor == item.user_id:
             raise Refused("nobody reviews their own break-glass use", {"actor": "is the user"})
-        if not (may_approve(session, actor, "override", item.program_id, self.now)
-                or may_approve(session, actor, "escalation", item.program_id, self.now)):
+        if not is_reviewer(session, actor, item.program_id, self.now):
             raise Refused("only a supervisor or compliance officer closes this review",
                           {"actor": "approves neither overrides nor escalations here"})
         item.status, item.decision, item.note = "closed", "reviewed", finding

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from governance import audit
-from governance.clock import utcnow
+from governance.clock import iso, utcnow
 from governance.ids import new_id
 from governance.models import Escalation
 from governance.operations.common import (
@@ -36,12 +36,9 @@ def escalation_document(e: Escalation, now: datetime | None = None) -> dict:
             "participant": e.participant_id, "program": e.program_id,
             "recipient": e.recipient_id, "purpose": e.purpose_id, "action": e.action,
             "fields": e.fields, "justification": e.justification,
-            "requested_at": _iso(e.requested_at), "decided_by": e.decided_by,
-            "decided_at": _iso(e.decided_at), "expires_at": _iso(e.expires_at), "note": e.note}
+            "requested_at": iso(e.requested_at), "decided_by": e.decided_by,
+            "decided_at": iso(e.decided_at), "expires_at": iso(e.expires_at), "note": e.note}
 
-
-def _iso(value: datetime | None) -> str | None:
-    return None if value is None else value.isoformat(timespec="seconds") + "Z"
 
 
 @dataclass

@@ -15,6 +15,7 @@ from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session
 
 from governance import audit
+from governance.clock import iso, to_naive_utc
 from governance.ids import new_id
 from governance.models import (
     Override,
@@ -25,7 +26,7 @@ from governance.models import (
     RoleAssignment,
 )
 from governance.notify import Notice
-from governance.operations.common import active_actor, locked_row, may_approve, optional_text
+from governance.operations.common import active_actor, is_reviewer, locked_row, optional_text
 from governance.operations.elevation import approvers, override_document
 from governance.operations.errors import Conflict, Invalid, NotFound, Refused
 from governance.operations.state import bump_revision
@@ -39,27 +40,22 @@ def item_document(i: ReviewItem) -> dict:
     return {"id": i.id, "status": i.status, "campaign": i.campaign_id, "kind": i.kind,
             "user": i.user_id, "role": i.role_id, "program": i.program_id,
             "assignment_id": i.assignment_id, "override_id": i.override_id,
-            "last_used_at": _iso(i.last_used_at), "recommendation": i.recommendation,
+            "last_used_at": iso(i.last_used_at), "recommendation": i.recommendation,
             "decision": i.decision, "decided_by": i.decided_by, "note": i.note}
 
 
 def campaign_document(c: ReviewCampaign, items: list[ReviewItem]) -> dict:
     return {"id": c.id, "status": c.status, "roles": c.roles, "programs": c.programs,
-            "due": _iso(c.due), "on_no_decision": c.on_no_decision,
+            "due": iso(c.due), "on_no_decision": c.on_no_decision,
             "items": [item_document(i) for i in items]}
 
-
-def _iso(value: datetime | None) -> str | None:
-    return None if value is None else value.isoformat(timespec="seconds") + "Z"
 
 
 def _due(value: object) -> datetime:
     try:
-        due = datetime.fromisoformat(str(value))
+        return to_naive_utc(datetime.fromisoformat(str(value)))
     except ValueError:
         raise Invalid("due: an ISO 8601 date or date-time", {"due": "not a date"}) from None
-    return due.replace(tzinfo=None) if due.tzinfo is None else due.astimezone().replace(
-        tzinfo=None)
 
 
 def open_campaign(session: Session, actor: str, roles: list[str], programs: list[str],
@@ -81,9 +77,10 @@ def open_campaign(session: Session, actor: str, roles: list[str], programs: list
                 assignment_id=a.id, role_id=a.role_id, program_id=a.program_id,
                 last_used_at=a.last_used_at, created_at=now,
                 recommendation=_recommend(a.last_used_at, a.created_at, now, unused_days)))
+    # Active overrides are reviewed with a program-wide campaign, not a role-limited one.
     for o in session.scalars(select(Override).where(Override.status == "approved",
                                                     Override.expires_at > now)):
-        if not programs or o.program_id in programs:
+        if not roles and (not programs or o.program_id in programs):
             session.add(ReviewItem(id=new_id("rvi"), campaign_id=campaign.id, kind="override",
                                    user_id=o.user_id, override_id=o.id, program_id=o.program_id,
                                    created_at=now, recommendation="keep"))
@@ -105,8 +102,12 @@ class OpenCampaign:
     def execute(self, session: Session) -> dict:
         actor = active_actor(session, self.actor)
         roles, programs = self.body.get("roles") or [], self.body.get("programs") or []
-        if not isinstance(roles, list) or not isinstance(programs, list):
-            raise Invalid("roles and programs: lists of ids", {"roles": "a list"})
+        for name, value in (("roles", roles), ("programs", programs)):
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise Invalid(f"{name}: a list of ids", {name: "a list of ids"})
+        unused_days = self.body.get("unused_days", 30)
+        if not isinstance(unused_days, int) or isinstance(unused_days, bool) or unused_days < 0:
+            raise Invalid("unused_days: a whole number of days", {"unused_days": "a number"})
         on_no_decision = self.body.get("on_no_decision")
         if on_no_decision not in ("revoke", "keep"):
             raise Invalid("on_no_decision: revoke or keep", {"on_no_decision": "revoke|keep"})
@@ -114,7 +115,7 @@ class OpenCampaign:
         if due <= self.now:
             raise Invalid("due: must be in the future", {"due": "in the past"})
         campaign = open_campaign(session, actor, roles, programs, due, on_no_decision,
-                                 self.now, int(self.body.get("unused_days", 30)))
+                                 self.now, unused_days)
         session.flush()
         items = campaign_items(session, campaign.id)
         document = campaign_document(campaign, items)
@@ -132,7 +133,7 @@ def assignment_notice(session: Session, campaign: ReviewCampaign, items: list[Re
     reviewers = sorted({u for p in programs for what in ("override", "escalation")
                         for u in approvers(session, what, p or "", now)})
     return Notice("review.item_assigned", reviewers,
-                  f"Access review {campaign.id}: {len(items)} item(s) due {_iso(campaign.due)}",
+                  f"Access review {campaign.id}: {len(items)} item(s) due {iso(campaign.due)}",
                   "Keep or revoke each elevated assignment; undecided items will be "
                   f"{'revoked' if campaign.on_no_decision == 'revoke' else 'kept'} at the due "
                   "date.",
@@ -177,9 +178,7 @@ class DecideReviewItem:
             raise Conflict(f"review item '{item.id}' is already decided", {"status": item.status})
         if actor == item.user_id:
             raise Refused("nobody reviews their own access", {"actor": "is the reviewed user"})
-        program = item.program_id or ""
-        if not (may_approve(session, actor, "override", program, self.now)
-                or may_approve(session, actor, "escalation", program, self.now)):
+        if not is_reviewer(session, actor, item.program_id or "", self.now):
             raise Refused("only a supervisor or compliance officer reviews access here",
                           {"actor": "approves neither overrides nor escalations here"})
         item.status, item.decision = "decided", str(self.decision)
@@ -250,7 +249,7 @@ class RunDue:
             o.warned_at = self.now
             self.notices.append(Notice("override.expiring", [o.user_id],
                                        f"Your override {o.id} expires within the hour",
-                                       f"It ends at {_iso(o.expires_at)}.",
+                                       f"It ends at {iso(o.expires_at)}.",
                                        override_document(o, self.now)))
         return len(rows)
 

@@ -152,8 +152,12 @@ def test_revoke_ends_an_active_override_at_once(api, org_app):
 def test_pending_request_lapses(api, org_app):
     override = ok(api.post("/api/v1/overrides", json=REQUEST), 201)
     at(org_app, NOW + timedelta(days=1, seconds=1))
+    before = audit_rows(org_app)
     assert api.post(f"/api/v1/overrides/{override['id']}/approve",
                     json={"actor": "sam"}).status_code == 409
+    assert audit_rows(org_app) == before
+    result = org_app.test_cli_runner().invoke(args=["governance", "reviews", "run-due"])
+    assert "pending expired: 1" in result.output
     assert ok(api.get(f"/api/v1/overrides/{override['id']}"))["status"] == "expired"
 
 
