@@ -22,6 +22,7 @@ class ReviewCampaign(Base):
     unused_days: Mapped[int] = mapped_column(Integer, default=30)
     status: Mapped[str] = mapped_column(String(16), default="open")
     closed_at: Mapped[datetime | None]
+    reminded_at: Mapped[datetime | None]  # the "undecided items, due within a day" notice
 
 
 class ReviewItem(Base):

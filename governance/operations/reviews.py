@@ -204,6 +204,7 @@ class RunDue:
         done = {"pending_expired": self._lapse_pending(session),
                 "overrides_expired": self._expire_overrides(session),
                 "expiry_warnings": self._warn(session),
+                "review_reminders": self._remind(session),
                 "campaigns_closed": self._close_campaigns(session),
                 "campaigns_opened": self._open_scheduled(session)}
         if any(done.values()):
@@ -252,6 +253,22 @@ class RunDue:
                                        f"It ends at {iso(o.expires_at)}.",
                                        override_document(o, self.now)))
         return len(rows)
+
+    def _remind(self, session: Session) -> int:
+        """Once, a day before the due date, tell reviewers which items are still undecided."""
+        campaigns = session.scalars(select(ReviewCampaign).where(
+            ReviewCampaign.status == "open", ReviewCampaign.reminded_at.is_(None),
+            ReviewCampaign.due > self.now,
+            ReviewCampaign.due <= self.now + timedelta(days=1))).all()
+        for campaign in campaigns:
+            campaign.reminded_at = self.now
+            waiting = [i for i in campaign_items(session, campaign.id) if i.status == "open"]
+            if waiting:
+                notice = assignment_notice(session, campaign, waiting, self.now)
+                notice.event = "review.item_overdue"
+                notice.subject = f"Due within a day: {notice.subject}"
+                self.notices.append(notice)
+        return len(campaigns)
 
     def _close_campaigns(self, session: Session) -> int:
         campaigns = session.scalars(select(ReviewCampaign).where(

@@ -27,6 +27,7 @@ def upgrade():
     sa.Column('unused_days', sa.Integer(), nullable=False),
     sa.Column('status', sa.String(length=16), nullable=False),
     sa.Column('closed_at', sa.DateTime(), nullable=True),
+    sa.Column('reminded_at', sa.DateTime(), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_review_campaign'))
     )
     op.create_table('review_item',

@@ -310,3 +310,16 @@ def test_alerts_list_unreviewed_unused_and_generic_accounts(api, org_app):
 def test_opening_a_campaign_notifies_its_reviewers(api, org_app, notices):
     ok(api.post("/api/v1/reviews/campaigns", json=CAMPAIGN), 201)
     assert notices[-1].event == "review.item_assigned" and "sam" in notices[-1].recipients
+
+
+def test_undecided_items_remind_reviewers_once_before_the_due_date(api, org_app, notices):
+    ok(api.post("/api/v1/reviews/campaigns", json=CAMPAIGN), 201)  # due 2026-12-07
+    with org_app.app_context():
+        early = RunDue(NOW + timedelta(days=5)).execute(state(org_app).session)
+        run = RunDue(NOW + timedelta(days=13))
+        first = run.execute(state(org_app).session)
+        again = RunDue(NOW + timedelta(days=13, hours=1)).execute(state(org_app).session)
+    assert (early["review_reminders"], first["review_reminders"],
+            again["review_reminders"]) == (0, 1, 0)
+    assert [n.event for n in run.notices] == ["review.item_overdue"]
+    assert "sam" in run.notices[0].recipients
