@@ -263,8 +263,7 @@ def test_run_due_opens_scheduled_campaigns_once(api, org_app):
 
 
 def test_two_run_due_at_once_act_once(make_app, backend):
-    if backend != "postgres":
-        pytest.skip("the concurrency guard is PostgreSQL's advisory lock")
+    """PostgreSQL: an advisory lock; SQLite: the database write lock, taken first."""
     from tests.conftest import apply_file
 
     app = make_app(backend)
