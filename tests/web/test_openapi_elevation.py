@@ -8,9 +8,8 @@ from sqlalchemy import select
 from governance import create_app
 from governance.extension import state
 from governance.models import ReviewItem
-from tests.conftest import new_key
 from tests.web.test_openapi import UNKNOWN_KEY, check_against_spec
-from tests.web.test_openapi_workflows import case, details, fill, status_is
+from tests.web.test_openapi_workflows import case, details, run_documented_case, status_is
 
 OVERRIDE_REQUEST = {"actor": "alice", "program": "housing", "participant": "p-100",
                     "fields": ["clinical.diagnosis"], "actions": ["view"],
@@ -227,23 +226,7 @@ def ids(org_app, api) -> dict:
 @pytest.mark.parametrize("method,url,body,status,check,before,auth", CASES)
 def test_real_response_matches_the_document(api, org_app, ids, method, url, body, status,
                                             check, before, auth):
-    for step_method, step_url, step_body in before:
-        done = api.open(fill(step_url, ids), method=step_method.upper(),
-                        json=fill(step_body, ids))
-        assert done.status_code < 300, done.get_data(as_text=True)
-        ids = {**ids, "last": done.json["id"]}
-    headers = {"X-Request-ID": "req-42"}
-    if auth is None:
-        api.environ_base.pop("HTTP_AUTHORIZATION")
-    elif auth != "key":
-        headers["Authorization"] = f"Bearer {new_key(org_app, auth)}"
-    kwargs = {"data": body[0], "content_type": body[1]} if isinstance(body, tuple) else \
-        {"json": fill(body, ids)} if body is not None else {}
-    url = fill(url, ids)
-    response = api.open(url, method=method.upper(), headers=headers, **kwargs)
-    assert response.status_code == status, response.get_data(as_text=True)
-    check_against_spec(url, method, response)
-    assert check is None or check(response), response.get_data(as_text=True)
+    run_documented_case(api, org_app, ids, method, url, body, status, check, before, auth)
 
 
 @pytest.mark.parametrize("method,path,body", [

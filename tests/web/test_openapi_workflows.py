@@ -262,6 +262,11 @@ def fill(value, ids: dict):
 @pytest.mark.parametrize("method,url,body,status,check,before,auth", CASES)
 def test_real_response_matches_the_document(api, org_app, ids, method, url, body, status,
                                             check, before, auth):
+    run_documented_case(api, org_app, ids, method, url, body, status, check, before, auth)
+
+
+def run_documented_case(api, org_app, ids, method, url, body, status, check, before, auth):
+    """Run the ``before`` steps, then the request; check status, the document and ``check``."""
     for step_method, step_url, step_body in before:
         done = api.open(fill(step_url, ids), method=step_method.upper(),
                         json=fill(step_body, ids))
