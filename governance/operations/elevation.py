@@ -69,6 +69,15 @@ def _roles_in(session: Session, user: str, program: str, now: datetime) -> list[
     return roles
 
 
+def enrolled(session: Session, participant: object, program: object) -> bool:
+    """Is ``participant`` currently enrolled in ``program`` (both must be ids)?"""
+    if not isinstance(participant, str) or not isinstance(program, str):
+        return False
+    return session.scalar(select(Enrollment.id).where(
+        Enrollment.participant_id == participant, Enrollment.program_id == program,
+        Enrollment.ended_at.is_(None))) is not None
+
+
 def approvers(session: Session, what: str, program: str, now: datetime) -> list[str]:
     users = session.scalars(select(RoleAssignment.user_id).where(
         RoleAssignment.ended_at.is_(None)).distinct())
@@ -115,10 +124,7 @@ class RequestOverride:
         if not isinstance(program, str) or session.get(Program, program) is None:
             errors["program"] = "required, a known program"
         participant = b.get("participant")
-        if participant is not None and (not isinstance(participant, str) or not isinstance(
-                program, str) or not session.scalar(select(Enrollment.id).where(
-                Enrollment.participant_id == participant, Enrollment.program_id == program,
-                Enrollment.ended_at.is_(None)))):
+        if participant is not None and not enrolled(session, participant, program):
             errors["participant"] = "not a participant enrolled in that program"
         fields = b.get("fields")
         catalogue = tuple(sorted(session.scalars(select(Field.id).where(
@@ -242,10 +248,7 @@ class BreakGlass:
         actor = active_actor(session, self.actor)
         reason = require_text(self.body.get("reason"), "reason")
         program, participant = self.body.get("program"), self.body.get("participant")
-        if not isinstance(participant, str) or not isinstance(program, str) or not session.scalar(
-                select(Enrollment.id).where(
-                Enrollment.participant_id == participant, Enrollment.program_id == program,
-                Enrollment.ended_at.is_(None))):
+        if not enrolled(session, participant, program):
             raise Invalid("participant: must be enrolled in program",
                           {"participant": "not enrolled in that program"})
         if not _roles_in(session, actor, program, self.now):

@@ -60,9 +60,6 @@ class PolicyEngine:
                 self._snapshot = snap
         return snap
 
-    def invalidate(self) -> None:
-        self._snapshot = None
-
     def _revision(self, session: Session) -> int:
         listener = self.listener
         if listener is not None and listener.healthy():

@@ -12,6 +12,7 @@ from referencing.jsonschema import DRAFT202012
 
 from governance import create_app
 from governance.api.openapi import SPEC_FILE
+from governance.extension import state
 from tests.conftest import new_key
 
 SPEC = json.loads(SPEC_FILE.read_text())
@@ -287,6 +288,11 @@ def test_real_response_matches_the_document(api, org_app, name, method, url, bod
     ("get", "/healthz", None), ("post", "/api/v1/decisions", GOOD),
     ("post", "/access/v1/evaluation", az())])
 def test_unreachable_store_is_a_documented_503(method, path, body):
+    assert_unreachable_store_is_a_documented_503(method, path, body)
+
+
+def assert_unreachable_store_is_a_documented_503(method: str, path: str, body) -> None:
+    """An app whose database cannot be reached answers a documented 503 (fails closed)."""
     app = create_app({"GOVERNANCE_DATABASE_URL":
                       "postgresql+psycopg://nobody@127.0.0.1:9/none?connect_timeout=2",
                       "TESTING": True, "GOVERNANCE_SECRET_KEY": "x"})
@@ -294,6 +300,7 @@ def test_unreachable_store_is_a_documented_503(method, path, body):
         "Authorization": f"Bearer {UNKNOWN_KEY}", "X-Request-ID": "req-42"})
     assert response.status_code == 503
     check_against_spec(path, method, response)
+    state(app).engine.close()
 
 
 @pytest.mark.parametrize("method,url,name", [

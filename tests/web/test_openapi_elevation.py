@@ -5,10 +5,11 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from governance import create_app
 from governance.extension import state
 from governance.models import ReviewItem
-from tests.web.test_openapi import UNKNOWN_KEY, check_against_spec
+from tests.web.test_openapi import (
+    assert_unreachable_store_is_a_documented_503,
+)
 from tests.web.test_openapi_workflows import case, details, run_documented_case, status_is
 
 OVERRIDE_REQUEST = {"actor": "alice", "program": "housing", "participant": "p-100",
@@ -233,10 +234,4 @@ def test_real_response_matches_the_document(api, org_app, ids, method, url, body
     ("post", "/api/v1/overrides", OVERRIDE_REQUEST), ("get", "/api/v1/alerts", None),
     ("post", "/api/v1/reviews/items/rvi_x/decide", {"actor": "sam", "decision": "keep"})])
 def test_unreachable_store_is_a_documented_503(method, path, body):
-    app = create_app({"GOVERNANCE_DATABASE_URL":
-                      "postgresql+psycopg://nobody@127.0.0.1:9/none?connect_timeout=2",
-                      "TESTING": True, "GOVERNANCE_SECRET_KEY": "x"})
-    response = app.test_client().open(path, method=method.upper(), json=body, headers={
-        "Authorization": f"Bearer {UNKNOWN_KEY}", "X-Request-ID": "req-42"})
-    assert response.status_code == 503
-    check_against_spec(path, method, response)
+    assert_unreachable_store_is_a_documented_503(method, path, body)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from governance import create_app
 from tests.conftest import new_key
-from tests.web.test_openapi import UNKNOWN_KEY, check_against_spec
+from tests.web.test_openapi import (
+    assert_unreachable_store_is_a_documented_503,
+    check_against_spec,
+)
 
 NEW_CONSENT = {"actor": "alice", "participant": "p-200", "partners": ["city_housing"],
                "purposes": ["housing_referral"], "fields": ["identity.*", "contact.*"],
@@ -291,10 +293,4 @@ def run_documented_case(api, org_app, ids, method, url, body, status, check, bef
     ("get", "/api/v1/disclosures/dsc_x/cover-sheet", None), ("get", ACCOUNTING + "?format=csv",
                                                               None)])
 def test_unreachable_store_is_a_documented_503(method, path, body):
-    app = create_app({"GOVERNANCE_DATABASE_URL":
-                      "postgresql+psycopg://nobody@127.0.0.1:9/none?connect_timeout=2",
-                      "TESTING": True, "GOVERNANCE_SECRET_KEY": "x"})
-    response = app.test_client().open(path, method=method.upper(), json=body, headers={
-        "Authorization": f"Bearer {UNKNOWN_KEY}", "X-Request-ID": "req-42"})
-    assert response.status_code == 503
-    check_against_spec(path, method, response)
+    assert_unreachable_store_is_a_documented_503(method, path, body)
