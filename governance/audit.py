@@ -16,6 +16,7 @@ from datetime import datetime
 from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session
 
+from governance import jsontext
 from governance.clock import utcnow
 from governance.models import AuditEvent, AuditHead
 
@@ -43,7 +44,7 @@ def new_row(kind: str, payload: dict, *, actor: str | None = None, subject: str 
             at: datetime | None = None) -> dict:
     """An audit row ready to be chained (its content digest computed here, off the lock)."""
     at = at or utcnow()
-    text_ = canonical(payload)
+    text_ = jsontext.dumps(payload).decode()
     return {"at": at, "kind": kind, "actor": actor, "subject": subject,
             "participant": participant, "ref": ref, "payload": text_,
             "digest": content_digest(at, kind, actor, subject, participant, ref, text_)}

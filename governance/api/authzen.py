@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, g, jsonify, request
 
+from governance import jsontext
 from governance.api.http import ApiError, json_object, require_key
 from governance.decisions import RecordedDecision, decide_unrecorded, record
 from governance.extension import state
@@ -35,7 +36,7 @@ def configuration():
 @require_key("decide")
 def evaluation():
     body = json_object()
-    return jsonify(_answers([_decide(to_decision_request(body))])[0])
+    return jsontext.response(_answers([_decide(to_decision_request(body))])[0])
 
 
 @bp.post("/access/v1/evaluations")
@@ -65,7 +66,7 @@ def evaluations():
     answers = _answers(results)
     if semantic == "deny_on_first_deny" and not answers[-1]["decision"]:
         answers[-1].setdefault("context", {})["reason"] = "deny_on_first_deny"
-    return jsonify({"evaluations": answers})
+    return jsontext.response({"evaluations": answers})
 
 
 def _decide(decision_request: DecisionRequest) -> tuple[RecordedDecision, dict]:

@@ -1,8 +1,9 @@
 """POST /api/v1/decisions and /api/v1/filter: thin views over the decision service."""
 from __future__ import annotations
 
-from flask import Blueprint, g, jsonify
+from flask import Blueprint, g
 
+from governance import jsontext
 from governance.api.http import ApiError, json_body, json_object, require_key
 from governance.decisions import RecordedDecision, decide_unrecorded, record
 from governance.extension import state
@@ -31,7 +32,7 @@ def record_one(request: DecisionRequest, via: str) -> RecordedDecision:
 @require_key("decide")
 def decisions():
     request = parse_decision_request(json_body())
-    return jsonify(record_one(request, "decisions").as_dict())
+    return jsontext.response(record_one(request, "decisions").as_dict())
 
 
 @bp.post("/filter")
@@ -54,4 +55,4 @@ def filter_():
     request = parse_decision_request(body, extra=frozenset({"record"}))
     decision = record_one(request, "filter")
     filtered, removed = filter_record(source, set(decision.outcome.allowed), catalogue)
-    return jsonify({**decision.as_dict(), "record": filtered, "removed": removed})
+    return jsontext.response({**decision.as_dict(), "record": filtered, "removed": removed})

@@ -8,6 +8,7 @@ from flask import Flask, g, jsonify, request
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
+from governance import jsontext
 from governance.decisions import StoreUnavailable
 from governance.extension import state
 from governance.operations.api_keys import authenticate
@@ -32,9 +33,12 @@ def json_body() -> object:
     """The parsed JSON body, or a 400 naming what is wrong with it."""
     if not request.is_json:
         raise ApiError(400, "bad_content_type", "Content-Type must be application/json")
-    data = request.get_json(silent=True)
+    try:
+        data = jsontext.loads(request.get_data())
+    except ValueError:
+        data = None
     if data is None:
-        raise ApiError(400, "malformed_json", "the body is empty or not valid JSON")
+        raise ApiError(400, "malformed_json", "the body is empty, null or not valid JSON")
     return data
 
 

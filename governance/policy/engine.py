@@ -2,7 +2,8 @@
 
 Each request compares the store's revision with the snapshot's. On PostgreSQL a listener thread
 (LISTEN governance_policy) keeps that revision in memory, so a request asks the database nothing;
-elsewhere (SQLite) it is one indexed single-row read. When the revision moved, the worker reads
+on SQLite it is one single-row read on a connection the process keeps open for it (a WAL reader
+sees every commit at once). When the revision moved, the worker reads
 ``policy_change`` since its own revision and reloads only the slices named there, or rebuilds
 the whole snapshot after an org file apply.
 """
@@ -10,8 +11,10 @@ from __future__ import annotations
 
 import logging
 import os
+import sqlite3
 import threading
 from collections import defaultdict
+from urllib.parse import quote
 
 import psycopg
 from sqlalchemy import select
@@ -34,6 +37,7 @@ class PolicyEngine:
         self._lock = threading.Lock()
         self.listener: RevisionListener | None = None
         self.listen_enabled = True
+        self.file_reader: SqliteRevision | None = None
 
     def saw_revision(self, revision: int) -> None:
         """A write in this process committed ``revision``: no need to wait for its NOTIFY."""
@@ -44,6 +48,9 @@ class PolicyEngine:
         if self.listener is not None:
             self.listener.stop()
             self.listener = None
+        if self.file_reader is not None:
+            self.file_reader.close()
+            self.file_reader = None
 
     def snapshot(self, session: Session) -> Snapshot:
         """The snapshot for the store's current revision."""
@@ -64,7 +71,13 @@ class PolicyEngine:
         listener = self.listener
         if listener is not None and listener.healthy():
             return listener.revision
-        # Asked on every request without a listener: straight to the driver.
+        reader = self.file_reader
+        if reader is not None:
+            revision = reader.read()
+            if revision is not None:
+                return revision
+        # No listener or reader (or it failed): through the session, which raises if the
+        # store is unreachable.
         return session.connection().exec_driver_sql(REVISION_SQL).scalar() or 0
 
     def _catch_up(self, session: Session, snap: Snapshot | None) -> Snapshot:
@@ -88,6 +101,7 @@ class PolicyEngine:
         """Start the LISTEN thread once per process (after a fork, again in the child)."""
         if engine.dialect.name != "postgresql":
             self.listen_enabled = False
+            self.file_reader = SqliteRevision.for_url(engine.url)
             return
         self.listener = RevisionListener(engine.url)
         self.listener.start()
@@ -132,3 +146,46 @@ class RevisionListener(threading.Thread):
                 failed = False
             self._connected.clear()
             self._stopping.wait(1.0)
+
+
+class SqliteRevision:
+    """The policy revision of a SQLite database file, read on a connection of its own.
+
+    Going through the request's session costs a pool checkout, a transaction and its rollback
+    (about 70 us); this read is one prepared statement (about 3 us). One connection per process,
+    shared by its threads under a lock; after a fork the child opens its own.
+    """
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        self._connection: sqlite3.Connection | None = None
+        self._pid = 0
+
+    @classmethod
+    def for_url(cls, url) -> SqliteRevision | None:
+        database = url.database
+        if not database or database == ":memory:" or url.query:
+            return None  # in-memory or URI options: only the session sees the same database
+        return cls(database)
+
+    def read(self) -> int | None:
+        """The revision, or None if the file cannot be read (the caller asks the session)."""
+        with self._lock:
+            try:
+                if self._connection is None or self._pid != os.getpid():
+                    self._connection = sqlite3.connect(  # mode=rw: never create the file
+                        f"file:{quote(self.path)}?mode=rw", uri=True, check_same_thread=False,
+                        isolation_level=None)
+                    self._pid = os.getpid()
+                row = self._connection.execute(REVISION_SQL).fetchone()
+            except sqlite3.Error:
+                self._connection = None
+                return None
+        return row[0] if row else 0
+
+    def close(self) -> None:
+        with self._lock:
+            if self._connection is not None and self._pid == os.getpid():
+                self._connection.close()
+            self._connection = None
