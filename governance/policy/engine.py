@@ -35,8 +35,10 @@ class PolicyEngine:
     def __init__(self) -> None:
         self._snapshot: Snapshot | None = None
         self._lock = threading.Lock()
+        # How this process learns the store's revision: set up once per process (again in a
+        # forked child, or after close()).
+        self._watching_pid = 0
         self.listener: RevisionListener | None = None
-        self.listen_enabled = True
         self.file_reader: SqliteRevision | None = None
 
     def saw_revision(self, revision: int) -> None:
@@ -45,6 +47,7 @@ class PolicyEngine:
             self.listener.revision = max(self.listener.revision, revision)
 
     def close(self) -> None:
+        self._watching_pid = 0
         if self.listener is not None:
             self.listener.stop()
             self.listener = None
@@ -54,8 +57,8 @@ class PolicyEngine:
 
     def snapshot(self, session: Session) -> Snapshot:
         """The snapshot for the store's current revision."""
-        if self.listen_enabled and (self.listener is None or self.listener.pid != os.getpid()):
-            self.listen(session.get_bind())
+        if self._watching_pid != os.getpid():
+            self.watch(session.get_bind())
         revision = self._revision(session)
         snap = self._snapshot
         if snap is not None and snap.revision >= revision:
@@ -97,10 +100,10 @@ class PolicyEngine:
             return build_snapshot(session)
         return patch_snapshot(session, snap, revision, changes)
 
-    def listen(self, engine: Engine) -> None:
-        """Start the LISTEN thread once per process (after a fork, again in the child)."""
+    def watch(self, engine: Engine) -> None:
+        """PostgreSQL: start the LISTEN thread; SQLite: open the revision reader."""
+        self._watching_pid = os.getpid()
         if engine.dialect.name != "postgresql":
-            self.listen_enabled = False
             self.file_reader = SqliteRevision.for_url(engine.url)
             return
         self.listener = RevisionListener(engine.url)

@@ -95,6 +95,25 @@ def test_notify_reaches_another_app_without_polling(make_app, second_app):
     assert "nick" in patched.overrides and patched.consents is before.consents
 
 
+def test_sqlite_reader_sees_another_apps_commit_after_close(make_app, second_app):
+    """On SQLite each process reads the revision on a connection of its own; closing the
+    engine (as the gunicorn master does before forking) must not leave it reading nothing."""
+    writer = make_app("sqlite")
+    reader = second_app(writer)
+    apply_file(writer)
+    before = snapshot(reader)
+    state(reader).engine.close()
+    row = Override(id=new_id("ovr"), user_id="nick", program_id="housing",
+                   participant_id="p-100", fields=["identity.*"], actions=["view"],
+                   reason="cover", minutes=60, status="approved",
+                   approved_at=NOW - timedelta(minutes=1), expires_at=NOW + timedelta(minutes=59))
+    write(writer, row, [("overrides", "nick")])
+    after = snapshot(reader)
+    assert state(reader).engine.file_reader is not None
+    assert state(reader).engine.file_reader.read() == after.revision == before.revision + 1
+    assert "nick" in after.overrides
+
+
 @pytest.fixture
 def second_app():
     """Another app (as another worker or instance would be) on the same database."""
