@@ -3,8 +3,9 @@
 Each row is linked to the one before it: ``hash = sha256("prev_hash:seq:digest")`` where
 ``digest`` is the sha256 of the row's canonical content. Writers lock the single ``audit_head``
 row while they append, so concurrent workers and instances extend one chain, never fork it. On
-PostgreSQL the append is one call of the ``governance_audit_append`` function (one round trip);
-on SQLite the same steps run in Python inside the write transaction.
+PostgreSQL the append is one round trip: a single statement for one row, the
+``governance_audit_append`` function for a batch; on SQLite the same steps run in Python inside
+the write transaction.
 """
 from __future__ import annotations
 
@@ -59,6 +60,9 @@ def write_rows(connection: Connection, rows: list[dict]) -> None:
     cursor = connection.connection.dbapi_connection.cursor()
     try:
         if connection.dialect.name == "postgresql":
+            if len(rows) == 1:  # the usual lone decision: one plain statement, no JSON to parse
+                cursor.execute(PG_APPEND_ONE, rows[0], prepare=True)
+                return
             wire = json.dumps([{**row, "at": row["at"].isoformat(timespec="microseconds")}
                                for row in rows])
             cursor.execute("SELECT governance_audit_append(%s::jsonb)", (wire,), prepare=True)
@@ -79,6 +83,23 @@ def write_rows(connection: Connection, rows: list[dict]) -> None:
     finally:
         cursor.close()
 
+
+# The same chaining as governance_audit_append, for one row, in a single statement: lock the
+# head, advance it with the new link, insert the row citing the old head.
+PG_APPEND_ONE = """
+WITH old AS (SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE),
+head AS (
+  UPDATE audit_head h
+     SET seq = old.seq + 1,
+         hash = encode(sha256(convert_to(old.hash || ':' || (old.seq + 1) || ':'
+                                         || %(digest)s, 'UTF8')), 'hex')
+    FROM old WHERE h.id = 1
+  RETURNING h.seq, h.hash, old.hash AS prev)
+INSERT INTO audit_event (seq, at, kind, actor, subject, participant, ref, payload, prev_hash,
+                         hash)
+SELECT head.seq, %(at)s, %(kind)s, %(actor)s, %(subject)s, %(participant)s, %(ref)s,
+       %(payload)s, head.prev, head.hash FROM head
+"""
 
 SQLITE_INSERT = ("INSERT INTO audit_event (seq, at, kind, actor, subject, participant, ref, "
                  "payload, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
