@@ -126,3 +126,39 @@ def test_no_audit_row_means_no_decision(api, org_app):
         sql(org_app, "ALTER TABLE audit_event_gone RENAME TO audit_event")
     assert api.post("/api/v1/decisions", json=REQUEST).status_code == 200
     assert verify(org_app)[1] == []
+
+
+def test_concurrent_writers_share_commits_and_keep_the_chain(org_app):
+    """32 threads append at once through one writer: each returns only after its row is in
+    the store, the rows arrive in fewer transactions than calls, and the chain holds."""
+    import threading
+
+    from governance.audit_writer import AuditWriter
+
+    writer, engine = AuditWriter("commit"), None
+    with org_app.app_context():
+        engine = state(org_app).db.engine
+        before = audit.verify(state(org_app).session)[0]
+    commits, seen_after_return, start = [], [], threading.Barrier(32)
+    original = writer._commit
+    writer._commit = lambda e, rows: (original(e, rows), commits.append(len(rows)))
+
+    def append(n: int) -> None:
+        start.wait()
+        row = audit.new_row("test", {"n": n}, ref=f"t-{n}", at=NOW)
+        writer.write(engine, [row])
+        with engine.connect() as conn:
+            seen_after_return.append(conn.execute(
+                text("SELECT count(*) FROM audit_event WHERE ref = :r"), {"r": f"t-{n}"}
+            ).scalar_one())
+
+    threads = [threading.Thread(target=append, args=(n,)) for n in range(32)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert not any(thread.is_alive() for thread in threads)
+    assert seen_after_return == [1] * 32
+    assert sum(commits) == 32 and len(commits) < 32
+    count, problems = verify(org_app)
+    assert problems == [] and count == before + 32
