@@ -86,3 +86,26 @@ def test_missing_sqlalchemy_is_explained():
 def test_state_without_extension_is_explained():
     with Flask("bare").app_context(), pytest.raises(RuntimeError, match="init_app"):
         state()
+
+
+def test_host_sessions_work_and_api_calls_carry_none(tmp_path):
+    """API calls skip the host's cookie session; the host's own pages keep theirs."""
+    from flask import session
+
+    host, db, _ = make_host(tmp_path)
+
+    @host.get("/visit")
+    def visit():
+        session["visits"] = session.get("visits", 0) + 1
+        return {"visits": session["visits"]}
+
+    Governance(host, db=db)
+    with host.app_context():
+        upgrade_database()
+    client = host.test_client()
+    assert client.get("/visit").json == {"visits": 1}
+    assert client.get("/visit").json == {"visits": 2}  # the cookie round-trips
+    response = client.get("/.well-known/authzen-configuration")
+    assert response.status_code == 200 and "Set-Cookie" not in response.headers
+    assert client.post("/api/v1/decisions", json={}).status_code == 401
+    assert client.get("/visit").json == {"visits": 3}  # untouched by the API calls
