@@ -17,6 +17,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from governance.audit import write_rows
+from governance.sqlite_file import WRITER_AUTOCHECKPOINT, WalCheckpointer, sqlite_file
 
 MAX_BATCH = 2000  # rows per transaction
 # A waiting request sleeps until a committer has taken its rows; this timeout is only a safety
@@ -43,6 +44,7 @@ class AuditWriter:
         # open, so a decision pays no pool checkout or pre-ping round trip.
         self._connection: Connection | None = None
         self._pid = 0
+        self.checkpointer: WalCheckpointer | None = None
 
     def write(self, engine: Engine, rows: list[dict]) -> None:
         """Return once ``rows`` are committed; raise the store's error if they could not be."""
@@ -92,16 +94,28 @@ class AuditWriter:
                 # One statement in autocommit: the function call is its own durable commit.
                 self._connection = self._connection.execution_options(
                     isolation_level="AUTOCOMMIT")
-            if self.durability == "commit":
-                self._connection.exec_driver_sql(
-                    "SET synchronous_commit = off" if engine.dialect.name == "postgresql"
-                    else "PRAGMA synchronous = NORMAL")
-                if engine.dialect.name != "postgresql":
-                    self._connection.commit()  # end the autobegun transaction
+                if self.durability == "commit":
+                    self._connection.exec_driver_sql("SET synchronous_commit = off")
+            else:
+                self._tune_sqlite(engine)
         connection = self._connection
         write_rows(connection, rows)
         if connection.dialect.name != "postgresql":
             connection.connection.dbapi_connection.commit()
+            if self.checkpointer is not None:
+                self.checkpointer.poke()
+
+    def _tune_sqlite(self, engine: Engine) -> None:
+        assert self._connection is not None
+        dbapi = self._connection.connection.dbapi_connection
+        if self.durability == "commit":
+            dbapi.execute("PRAGMA synchronous = NORMAL")
+        path = sqlite_file(engine.url)
+        if path is not None:
+            if self.checkpointer is None or self.checkpointer.path != path:
+                self.checkpointer = WalCheckpointer(path)
+            dbapi.execute(f"PRAGMA wal_autocheckpoint = {WRITER_AUTOCHECKPOINT}")
+        dbapi.commit()  # end any transaction the driver began
 
     def _discard_connection(self) -> None:
         if self._connection is not None:

@@ -162,3 +162,38 @@ def test_concurrent_writers_share_commits_and_keep_the_chain(org_app):
     assert sum(commits) == 32 and len(commits) < 32
     count, problems = verify(org_app)
     assert problems == [] and count == before + 32
+
+
+def test_sqlite_wal_is_checkpointed_off_the_request_path(make_app, tmp_path):
+    """The writer leaves WAL checkpoints to a background thread (its own threshold raised out of
+    the way); the thread copies every frame into the database file, then ends when idle."""
+    import shutil
+    import sqlite3
+    import time
+
+    from governance.audit_writer import AuditWriter
+    from governance.sqlite_file import WRITER_AUTOCHECKPOINT, WalCheckpointer, sqlite_file
+
+    app = make_app("sqlite")
+    writer = AuditWriter("fsync")
+    with app.app_context():
+        engine = state(app).db.engine
+    path = sqlite_file(engine.url)
+    writer.checkpointer = WalCheckpointer(path, interval=0.02, idle_rounds=3)
+    for n in range(200):
+        writer.write(engine, [audit.new_row("test", {"n": n}, at=NOW)])
+    assert writer._connection.exec_driver_sql(
+        "PRAGMA wal_autocheckpoint").scalar() == WRITER_AUTOCHECKPOINT
+    deadline = time.monotonic() + 10
+    while writer.checkpointer._thread.is_alive() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert not writer.checkpointer._thread.is_alive() and writer.checkpointer.checkpoints >= 3
+    # The database file alone (without its -wal) already holds every row.
+    alone = tmp_path / "copy.sqlite"
+    shutil.copy(path, alone)
+    with sqlite3.connect(alone) as conn:
+        assert conn.execute("SELECT count(*) FROM audit_event WHERE kind = 'test'"
+                            ).fetchone()[0] == 200
+    writer.write(engine, [audit.new_row("test", {"n": "again"}, at=NOW)])
+    assert writer.checkpointer._thread.is_alive()  # the next write starts it again
+    assert verify(app)[1] == []
