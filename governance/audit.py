@@ -63,8 +63,8 @@ def write_rows(connection: Connection, rows: list[dict]) -> None:
             if len(rows) == 1:  # the usual lone decision: one plain statement, no JSON to parse
                 cursor.execute(PG_APPEND_ONE, rows[0], prepare=True)
                 return
-            wire = json.dumps([{**row, "at": row["at"].isoformat(timespec="microseconds")}
-                               for row in rows])
+            wire = jsontext.dumps([{**row, "at": row["at"].isoformat(timespec="microseconds")}
+                                   for row in rows]).decode()
             cursor.execute("SELECT governance_audit_append(%s::jsonb)", (wire,), prepare=True)
             return
         last, prev = cursor.execute(

@@ -63,19 +63,23 @@ def decide(snap: Snapshot, req: DecisionRequest, now: datetime) -> Outcome:
     ctx = _Context(snap, req, basis, now)
     denied = {f: "unknown_field" for f in unknown}
     allowed: list[str] = []
+    basis: dict[str, list[str]] = {}
     for field_id in known:
-        reason = ctx.reason(field_id)
+        grants = ctx.granted(field_id)
+        reason = ctx.reason(field_id, grants)
         if reason is None:
             allowed.append(field_id)
+            extra = ctx.permissions.get(field_id)  # consents, escalation (disclosures)
+            basis[field_id] = grants + extra if extra else grants
         else:
             denied[field_id] = reason
     return Outcome(
         decision=_overall(allowed, denied),
         allowed=allowed,
         denied=dict(sorted(denied.items())),
-        obligations=ctx.obligations(allowed),
+        obligations=ctx.obligations(allowed, basis),
         policy_version=snap.version,
-        basis={f: ctx.granted(f) + ctx.permissions.get(f, []) for f in allowed},
+        basis=basis,
     )
 
 
@@ -123,7 +127,7 @@ class _Context:
         self.sources: list[tuple[str, frozenset[str] | tuple[str, ...], str]] = []
         self.case_sources: list[tuple[str, frozenset[str]]] = []
         self.involved = False
-        self._granted: dict[str, list[str]] = {}
+        self.break_glass = False
         # field -> consents / escalation it is released under (for the audit and disclosures)
         self.permissions: dict[str, list[str]] = defaultdict(list)
         if not (self.subject_ok and self.in_program):
@@ -148,26 +152,24 @@ class _Context:
         self.involved = any(
             i.program == req.program and i.active(now)
             for i in snap.involvements.get((req.subject, req.participant), ()))
+        self.break_glass = any(name.startswith("break_glass:") for name, _, _ in self.sources)
 
     def granted(self, field_id: str) -> list[str]:
-        """The grants (assignments, overrides) that open this field; asked up to three times
-        per field (reason, basis, obligations), so worked out once."""
-        found = self._granted.get(field_id)
-        if found is None:
-            found = [name for name, fields, kind in self.sources
-                     if (field_id in fields if kind == "set" else matches_any(field_id, fields))]
-            if self.involved:
-                found += [name for name, fields in self.case_sources if field_id in fields]
-            self._granted[field_id] = found
+        """The grants (assignments, overrides) that open this field."""
+        found = [name for name, fields, kind in self.sources
+                 if (field_id in fields if kind == "set" else matches_any(field_id, fields))]
+        if self.involved:
+            found += [name for name, fields in self.case_sources if field_id in fields]
         return found
 
-    def reason(self, field_id: str) -> str | None:
-        """The first rule this field fails, or None when it may be released."""
+    def reason(self, field_id: str, grants: list[str]) -> str | None:
+        """The first rule this field fails (``grants``: what opens it), or None when it may be
+        released."""
         if not self.subject_ok:
             return "subject_inactive"
         if not self.in_program:
             return "not_in_program"
-        if not self.granted(field_id):
+        if not grants:
             if any(field_id in fields for _, fields in self.case_sources):
                 return "no_case_involvement"
             return "no_role_grant"
@@ -223,7 +225,7 @@ class _Context:
     def _escalated(self, field_id: str) -> bool:
         return self._escalation_for(field_id) is not None
 
-    def obligations(self, allowed: list[str]) -> list[str]:
+    def obligations(self, allowed: list[str], basis: dict[str, list[str]]) -> list[str]:
         if not allowed:
             return []
         found = set()
@@ -233,8 +235,8 @@ class _Context:
                 found.add("cover_sheet")
             if any("sud" in self.snap.fields[f].labels for f in allowed):
                 found.add("redisclosure_notice")
-        if self.emergency or any(
-                s.startswith("break_glass:") for f in allowed for s in self.granted(f)):
+        if self.emergency or (self.break_glass and any(
+                s.startswith("break_glass:") for grants in basis.values() for s in grants)):
             found.add("post_hoc_review")
         if self.basis in NEEDS_JUSTIFICATION:
             found.add("record_rationale")
