@@ -19,6 +19,7 @@ from governance.models import RoleAssignment
 
 log = logging.getLogger(__name__)
 RESOLUTION = timedelta(hours=1)
+PREFIX = "assignment:"
 
 
 class UsageTracker:
@@ -27,8 +28,8 @@ class UsageTracker:
         self._lock = threading.Lock()
 
     def note(self, engine: Engine, bases: Iterable[dict[str, list[str]]], now: datetime) -> None:
-        used = {int(grant.split(":", 1)[1]) for basis in bases for grants in basis.values()
-                for grant in grants if grant.startswith("assignment:")}
+        names = {grant for basis in bases for grants in basis.values() for grant in grants}
+        used = {int(name[len(PREFIX):]) for name in names if name.startswith(PREFIX)}
         with self._lock:
             stale = [a for a in used if now - self._written.get(a, datetime.min) >= RESOLUTION]
             for assignment in stale:
