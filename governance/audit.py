@@ -51,21 +51,27 @@ def new_row(kind: str, payload: dict, *, actor: str | None = None, subject: str 
             "digest": content_digest(at, kind, actor, subject, participant, ref, text_)}
 
 
-def write_rows(connection: Connection, rows: list[dict]) -> None:
+def write_rows(connection: Connection, rows: list[dict], *, durable_call: bool = False) -> None:
     """Chain and insert ``rows`` in the connection's transaction (the caller commits).
 
+    ``durable_call`` (PostgreSQL, autocommit connections only): commit them in
+    ``governance_audit_append_durable``, which returns once they are flushed but frees the
+    chain's head before the flush, so concurrent writers' flushes overlap.
     This runs for every decision, so it talks to the driver directly (prepared statements),
     not through SQLAlchemy's statement compilation.
     """
     cursor = connection.connection.dbapi_connection.cursor()
     try:
         if connection.dialect.name == "postgresql":
+            if durable_call:
+                cursor.execute("CALL governance_audit_append_durable(%s::jsonb)",
+                               (_wire(rows),), prepare=True)
+                return
             if len(rows) == 1:  # the usual lone decision: one plain statement, no JSON to parse
                 cursor.execute(PG_APPEND_ONE, rows[0], prepare=True)
                 return
-            wire = jsontext.dumps([{**row, "at": row["at"].isoformat(timespec="microseconds")}
-                                   for row in rows]).decode()
-            cursor.execute("SELECT governance_audit_append(%s::jsonb)", (wire,), prepare=True)
+            cursor.execute("SELECT governance_audit_append(%s::jsonb)", (_wire(rows),),
+                           prepare=True)
             return
         last, prev = cursor.execute(
             "UPDATE audit_head SET seq = seq + ? WHERE id = 1 RETURNING seq, hash",
@@ -82,6 +88,11 @@ def write_rows(connection: Connection, rows: list[dict]) -> None:
         cursor.execute("UPDATE audit_head SET hash = ? WHERE id = 1", (prev,))
     finally:
         cursor.close()
+
+
+def _wire(rows: list[dict]) -> str:
+    return jsontext.dumps([{**row, "at": row["at"].isoformat(timespec="microseconds")}
+                           for row in rows]).decode()
 
 
 # The same chaining as governance_audit_append, for one row, in a single statement: lock the

@@ -45,6 +45,7 @@ class AuditWriter:
         self._connection: Connection | None = None
         self._pid = 0
         self.checkpointer: WalCheckpointer | None = None
+        self._durable_call = False
 
     def write(self, engine: Engine, rows: list[dict]) -> None:
         """Return once ``rows`` are committed; raise the store's error if they could not be."""
@@ -90,8 +91,10 @@ class AuditWriter:
         if self._connection is None or self._pid != os.getpid():
             self._connection = engine.connect()
             self._pid = os.getpid()
+            self._durable_call = (engine.dialect.name == "postgresql"
+                                  and self.durability == "fsync")
             if engine.dialect.name == "postgresql":
-                # One statement in autocommit: the function call is its own durable commit.
+                # One statement in autocommit: the call is its own (durable) commit.
                 self._connection = self._connection.execution_options(
                     isolation_level="AUTOCOMMIT")
                 if self.durability == "commit":
@@ -99,7 +102,7 @@ class AuditWriter:
             else:
                 self._tune_sqlite(engine)
         connection = self._connection
-        write_rows(connection, rows)
+        write_rows(connection, rows, durable_call=self._durable_call)
         if connection.dialect.name != "postgresql":
             connection.connection.dbapi_connection.commit()
             if self.checkpointer is not None:

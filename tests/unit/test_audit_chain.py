@@ -128,14 +128,16 @@ def test_no_audit_row_means_no_decision(api, org_app):
     assert verify(org_app)[1] == []
 
 
-def test_concurrent_writers_share_commits_and_keep_the_chain(org_app):
+@pytest.mark.parametrize("durability", ["commit", "fsync"])
+def test_concurrent_writers_share_commits_and_keep_the_chain(org_app, durability):
     """32 threads append at once through one writer: each returns only after its row is in
-    the store, the rows arrive in fewer transactions than calls, and the chain holds."""
+    the store, the rows arrive in fewer transactions than calls, and the chain holds (with
+    fsync on PostgreSQL: through the procedure that frees the head before the flush)."""
     import threading
 
     from governance.audit_writer import AuditWriter
 
-    writer, engine = AuditWriter("commit"), None
+    writer, engine = AuditWriter(durability), None
     with org_app.app_context():
         engine = state(org_app).db.engine
         before = audit.verify(state(org_app).session)[0]
@@ -196,4 +198,33 @@ def test_sqlite_wal_is_checkpointed_off_the_request_path(make_app, tmp_path):
                             ).fetchone()[0] == 200
     writer.write(engine, [audit.new_row("test", {"n": "again"}, at=NOW)])
     assert writer.checkpointer._thread.is_alive()  # the next write starts it again
+    assert verify(app)[1] == []
+
+
+def test_postgres_fsync_appends_are_flushed_each(make_app):
+    """With fsync durability the append commits asynchronously (freeing the chain's head) and
+    then waits for the WAL flush: PostgreSQL's own counters show one flush per lone append."""
+    import time
+
+    from governance.audit_writer import AuditWriter
+
+    app = make_app("postgres")
+    writer = AuditWriter("fsync")
+    with app.app_context():
+        engine = state(app).db.engine
+
+    def wal_syncs() -> int:
+        connection = writer._connection  # push this backend's pending statistics out first
+        connection.exec_driver_sql("SELECT pg_stat_force_next_flush()")
+        connection.exec_driver_sql("SELECT 1")
+        time.sleep(0.2)
+        with engine.connect() as reader:
+            reader.exec_driver_sql("SELECT pg_stat_clear_snapshot()")
+            return reader.exec_driver_sql("SELECT wal_sync FROM pg_stat_wal").scalar_one()
+
+    writer.write(engine, [audit.new_row("test", {"n": 0}, at=NOW)])
+    before = wal_syncs()
+    for n in range(1, 41):
+        writer.write(engine, [audit.new_row("test", {"n": n}, at=NOW)])
+    assert wal_syncs() - before >= 40  # the WAL writer alone would sync a few times at most
     assert verify(app)[1] == []
