@@ -4,8 +4,9 @@ Each row is linked to the one before it: ``hash = sha256("prev_hash:seq:digest")
 ``digest`` is the sha256 of the row's canonical content. Writers lock the single ``audit_head``
 row while they append, so concurrent workers and instances extend one chain, never fork it. On
 PostgreSQL the append is one round trip: a single statement for one row, the
-``governance_audit_append`` function for a batch; on SQLite the same steps run in Python inside
-the write transaction.
+``governance_audit_append`` function for a batch, or (decisions under ``fsync`` durability) the
+``governance_audit_append_durable`` procedure, which frees the head before waiting for the WAL
+flush (migration 0005); on SQLite the same steps run in Python inside the write transaction.
 """
 from __future__ import annotations
 

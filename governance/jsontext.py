@@ -1,4 +1,4 @@
-"""Fast JSON for the decision path (orjson), byte-for-byte what a reader of ``json`` expects.
+"""Fast JSON for the decision path (orjson): the same documents ``json`` would read and write.
 
 Decisions parse a request body, write an audit payload and answer in JSON; with the standard
 library each of those is a Python-level encoder setup per call. orjson does them in C. Output is

@@ -63,23 +63,23 @@ def decide(snap: Snapshot, req: DecisionRequest, now: datetime) -> Outcome:
     ctx = _Context(snap, req, basis, now)
     denied = {f: "unknown_field" for f in unknown}
     allowed: list[str] = []
-    basis: dict[str, list[str]] = {}
+    released_under: dict[str, list[str]] = {}  # the Outcome's basis
     for field_id in known:
         grants = ctx.granted(field_id)
         reason = ctx.reason(field_id, grants)
         if reason is None:
             allowed.append(field_id)
             extra = ctx.permissions.get(field_id)  # consents, escalation (disclosures)
-            basis[field_id] = grants + extra if extra else grants
+            released_under[field_id] = grants + extra if extra else grants
         else:
             denied[field_id] = reason
     return Outcome(
         decision=_overall(allowed, denied),
         allowed=allowed,
         denied=dict(sorted(denied.items())),
-        obligations=ctx.obligations(allowed, basis),
+        obligations=ctx.obligations(allowed, released_under),
         policy_version=snap.version,
-        basis=basis,
+        basis=released_under,
     )
 
 
