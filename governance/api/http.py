@@ -76,8 +76,12 @@ def require_key(scope: str) -> Callable:
     return wrap
 
 
+def is_api_path(path: str) -> bool:
+    return path.startswith(API_PREFIXES)
+
+
 def _ours() -> bool:
-    return request.path.startswith(API_PREFIXES)
+    return is_api_path(request.path)
 
 
 class _NoSessionOnApiPaths:
@@ -92,7 +96,7 @@ class _NoSessionOnApiPaths:
         return getattr(self.wrapped, name)
 
     def open_session(self, app: Flask, request_):  # noqa: ANN001
-        if request_.path.startswith(API_PREFIXES):
+        if is_api_path(request_.path):
             return self.wrapped.make_null_session(app)
         return self.wrapped.open_session(app, request_)
 
