@@ -167,8 +167,8 @@ def test_concurrent_writers_share_commits_and_keep_the_chain(org_app, durability
 
 
 def test_sqlite_wal_is_checkpointed_off_the_request_path(make_app, tmp_path):
-    """The writer leaves WAL checkpoints to a background thread (its own threshold raised out of
-    the way); the thread copies every frame into the database file, then ends when idle."""
+    """A background thread copies the log into the database file (the writer's own threshold is
+    only a backstop), then ends when idle."""
     import shutil
     import sqlite3
     import time
@@ -198,6 +198,31 @@ def test_sqlite_wal_is_checkpointed_off_the_request_path(make_app, tmp_path):
                             ).fetchone()[0] == 200
     writer.write(engine, [audit.new_row("test", {"n": "again"}, at=NOW)])
     assert writer.checkpointer._thread.is_alive()  # the next write starts it again
+    assert verify(app)[1] == []
+
+
+def test_sqlite_wal_restarts_instead_of_growing(make_app):
+    """Once its frames are in the database file the log starts over from its first page, so
+    commits write over pages the file already has (a growing file makes each fsync cost more)
+    and the log stays near WRITER_AUTOCHECKPOINT pages however much is written."""
+    import os
+
+    from governance.audit_writer import AuditWriter
+    from governance.sqlite_file import WRITER_AUTOCHECKPOINT, WalCheckpointer, sqlite_file
+
+    app = make_app("sqlite")
+    writer = AuditWriter("fsync")  # back-to-back fsyncs: the log is never idle
+    with app.app_context():
+        engine = state(app).db.engine
+    path = sqlite_file(engine.url)
+    writer.checkpointer = WalCheckpointer(path)
+    for n in range(2 * WRITER_AUTOCHECKPOINT):  # each commit writes at least two pages
+        writer.write(engine, [audit.new_row("test", {"n": n}, at=NOW)])
+    page = writer._connection.exec_driver_sql("PRAGMA page_size").scalar()
+    frames = (os.path.getsize(path + "-wal") - 32) // (page + 24)
+    with open(path + "-wal", "rb") as wal:
+        restarts = int.from_bytes(wal.read(16)[12:16], "big")  # the header's checkpoint count
+    assert restarts >= 2 and frames < 1.5 * WRITER_AUTOCHECKPOINT
     assert verify(app)[1] == []
 
 
