@@ -25,6 +25,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.config["SQLALCHEMY_DATABASE_URI"] = url
     app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", engine_options(url))
     app.config["SECRET_KEY"] = app.config.get("GOVERNANCE_SECRET_KEY") or secrets.token_hex(32)
+    # No host app here whose request hooks the direct decision route would skip.
+    app.config.setdefault("GOVERNANCE_DIRECT_DECISIONS", True)
     db = SQLAlchemy()
     db.init_app(app)
     login_manager = LoginManager()

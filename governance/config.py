@@ -21,6 +21,10 @@ DEFAULTS: dict[str, object] = {
     # flushed to disk; "commit" once it is committed (it survives any worker crash, but a
     # database server or power failure in the next fraction of a second may lose it).
     "GOVERNANCE_AUDIT_DURABILITY": "fsync",
+    # Answer POST /api/v1/decisions in WSGI, outside Flask's request machinery (a quarter of
+    # a decision's CPU under load). Off for host apps, whose own request hooks would not run
+    # for those calls; the standalone service (create_app) turns it on.
+    "GOVERNANCE_DIRECT_DECISIONS": False,
     # A pending override request lapses after this many minutes without approval.
     "GOVERNANCE_PENDING_OVERRIDE_MINUTES": 1440,
     # Break-glass uses by one user within 30 days that raise an alert.
@@ -45,7 +49,19 @@ def from_environment() -> dict[str, object]:
     for key in ENV_KEYS:
         if key in os.environ:
             value: object = os.environ[key]
-            if isinstance(DEFAULTS[key], int):
+            if isinstance(DEFAULTS[key], bool):
+                value = flag(key, os.environ[key])
+            elif isinstance(DEFAULTS[key], int):
                 value = int(value)  # type: ignore[arg-type]
             found[key] = value
     return found
+
+
+def flag(key: str, text: str) -> bool:
+    """A yes/no environment variable; anything else is a configuration error."""
+    value = text.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise RuntimeError(f"{key} must be true or false, not {text!r}")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy.engine import Engine
 
@@ -12,6 +13,9 @@ from governance.ids import new_id
 from governance.policy.pipeline import Outcome, decide
 from governance.policy.request import DecisionRequest
 from governance.policy.snapshot import Snapshot
+
+if TYPE_CHECKING:
+    from governance.extension import GovernanceState
 
 
 class StoreUnavailable(RuntimeError):
@@ -41,6 +45,20 @@ def decide_unrecorded(snapshot: Snapshot, request: DecisionRequest, now: datetim
     row = audit.new_row("decision", payload, actor=caller, subject=request.subject,
                         participant=request.participant, ref=decision.decision_id, at=now)
     return decision, row
+
+
+def decide_recorded(governance: GovernanceState, snapshot: Snapshot,
+                    requests: list[DecisionRequest], *, caller: str,
+                    via: str) -> list[RecordedDecision]:
+    """Decide ``requests`` and return once their audit rows are committed (one transaction);
+    notes which role assignments were used, for access reviews."""
+    now = governance.clock()
+    decided = [decide_unrecorded(snapshot, request, now, caller=caller, via=via)
+               for request in requests]
+    engine = governance.db.engine
+    record([row for _, row in decided], writer=governance.writer, engine=engine)
+    governance.usage.note(engine, [d.outcome.basis for d, _ in decided], now)
+    return [decision for decision, _ in decided]
 
 
 def record(rows: list[dict], *, writer: AuditWriter, engine: Engine) -> None:

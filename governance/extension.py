@@ -83,6 +83,10 @@ class Governance:
         from governance.migrate import register_migrations
 
         register_api(app)
+        if app.config["GOVERNANCE_DIRECT_DECISIONS"]:
+            from governance.api.direct import DirectDecisions
+
+            app.wsgi_app = DirectDecisions(app, app.wsgi_app)
         app.cli.add_command(governance_cli)
         register_migrations(app, db)
         with app.app_context():

@@ -109,3 +109,23 @@ def test_host_sessions_work_and_api_calls_carry_none(tmp_path):
     assert response.status_code == 200 and "Set-Cookie" not in response.headers
     assert client.post("/api/v1/decisions", json={}).status_code == 401
     assert client.get("/visit").json == {"visits": 3}  # untouched by the API calls
+
+
+@pytest.mark.parametrize("direct", [False, True])
+def test_host_hooks_see_decisions_unless_the_host_opts_into_the_direct_route(tmp_path, direct):
+    host, db, _ = make_host(tmp_path)
+    if direct:
+        host.config["GOVERNANCE_DIRECT_DECISIONS"] = True
+    seen = []
+    host.after_request(lambda response: seen.append(response.status_code) or response)
+    Governance(host, db=db)
+    with host.app_context():
+        upgrade_database()
+    apply_file(host)
+    key = new_key(host, "decide")
+    response = host.test_client().post(
+        "/api/v1/decisions", headers={"Authorization": f"Bearer {key}"},
+        json={"subject": "alice", "action": "view", "participant": "p-100",
+              "program": "housing", "fields": ["identity.name"]})
+    assert response.status_code == 200 and response.json["decision"] == "allow"
+    assert seen == ([] if direct else [200])

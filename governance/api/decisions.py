@@ -5,7 +5,7 @@ from flask import Blueprint, g
 
 from governance import jsontext
 from governance.api.http import ApiError, json_body, json_object, require_key
-from governance.decisions import RecordedDecision, decide_unrecorded, record
+from governance.decisions import RecordedDecision, decide_recorded
 from governance.extension import state
 from governance.policy.filtering import filter_record, record_field_ids
 from governance.policy.request import DecisionRequest, parse_decision_request
@@ -15,13 +15,8 @@ bp = Blueprint("governance_decisions", __name__, url_prefix="/api/v1")
 
 def decide_all(requests: list[DecisionRequest], via: str) -> list[RecordedDecision]:
     """Decide against the snapshot the key was checked with; answer only once audited."""
-    st = state()
-    now = st.clock()
-    decided = [decide_unrecorded(g.governance_snapshot, request, now, caller=g.governance_key,
-                                 via=via) for request in requests]
-    record([row for _, row in decided], writer=st.writer, engine=st.db.engine)
-    st.usage.note(st.db.engine, [d.outcome.basis for d, _ in decided], now)
-    return [decision for decision, _ in decided]
+    return decide_recorded(state(), g.governance_snapshot, requests, caller=g.governance_key,
+                           via=via)
 
 
 def record_one(request: DecisionRequest, via: str) -> RecordedDecision:

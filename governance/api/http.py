@@ -50,19 +50,24 @@ def json_object() -> dict:
     return data
 
 
+def bearer_token(header: str) -> str | None:
+    """The key of an ``Authorization: Bearer KEY`` header."""
+    kind, _, token = header.partition(" ")
+    return token.strip() or None if kind.lower() == "bearer" else None
+
+
 def require_key(scope: str) -> Callable:
     """Authenticate ``Authorization: Bearer KEY`` and check the key carries ``scope``."""
 
     def wrap(view: Callable) -> Callable:
         @wraps(view)
         def inner(*args, **kwargs):
-            header = request.headers.get("Authorization", "")
-            kind, _, token = header.partition(" ")
+            token = bearer_token(request.headers.get("Authorization", ""))
             key = None
-            if kind.lower() == "bearer" and token.strip():
+            if token:
                 snapshot = state().snapshot()
                 g.governance_snapshot = snapshot
-                key = authenticate(snapshot.api_keys, token.strip())
+                key = authenticate(snapshot.api_keys, token)
             if key is None:
                 raise ApiError(401, "unauthorized", "a valid API key is required "
                                "(Authorization: Bearer KEY)")
