@@ -1,10 +1,9 @@
 """POST /api/v1/decisions answered in WSGI, before Flask's request machinery.
 
-Other systems make this call before every screen and export. Under load Flask's share of it
-(request and app contexts, routing, hooks, the response object) was a quarter of a decision's
-CPU: 0.77 against 0.55 ms per decision in a gunicorn worker, 1,900 against 2,450 decisions a
-second (bench/README.md). This route runs the view's own steps (key check, body, pipeline,
-audit row, group commit) and sends the same answer with the same headers.
+Other systems make this call before every screen and export. In a loaded gunicorn worker
+Flask's share of it (request and app contexts, routing, hooks, the response object) was about a
+quarter of a decision's CPU (figures in bench/README.md). This route runs the view's own steps
+(key check, body, pipeline, audit row, group commit) and sends the same answer and headers.
 
 Whatever it cannot answer with a decision, it hands to Flask with the body put back: a missing
 or wrong key, a body that is not a valid request, a store that cannot be read or written. So
@@ -46,14 +45,12 @@ class DirectDecisions:
         if environ.get("REQUEST_METHOD") != "POST" or environ.get("PATH_INFO") != PATH:
             return self.wrapped(environ, start_response)
         body = _read_body(environ)
-        answer = None
-        if body is not None:
-            with self.app.app_context():
-                answer = self._answer(environ, body)
-            # Put the body back for Flask (or for middleware outside this one).
-            environ["wsgi.input"] = io.BytesIO(body)
-            environ["CONTENT_LENGTH"] = str(len(body))
+        if body is None:
+            return self.wrapped(environ, start_response)
+        with self.app.app_context():
+            answer = self._answer(environ, body)
         if answer is None:
+            environ["wsgi.input"] = io.BytesIO(body)  # put back for Flask to read
             return self.wrapped(environ, start_response)
         headers = [*self.headers, ("Content-Length", str(len(answer)))]
         request_id = environ.get("HTTP_X_REQUEST_ID")

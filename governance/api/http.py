@@ -53,7 +53,7 @@ def json_object() -> dict:
 def bearer_token(header: str) -> str | None:
     """The key of an ``Authorization: Bearer KEY`` header."""
     kind, _, token = header.partition(" ")
-    return token.strip() or None if kind.lower() == "bearer" else None
+    return (token.strip() or None) if kind.lower() == "bearer" else None
 
 
 def require_key(scope: str) -> Callable:
