@@ -21,9 +21,9 @@ DEFAULTS: dict[str, object] = {
     # flushed to disk; "commit" once it is committed (it survives any worker crash, but a
     # database server or power failure in the next fraction of a second may lose it).
     "GOVERNANCE_AUDIT_DURABILITY": "fsync",
-    # Answer POST /api/v1/decisions in WSGI, outside Flask's request machinery (a quarter of
-    # a decision's CPU under load). Off for host apps, whose own request hooks would not run
-    # for those calls; the standalone service (create_app) turns it on.
+    # Answer decision calls (POST /api/v1/decisions, /access/v1/evaluation) in WSGI, outside
+    # Flask's request machinery (a quarter of a decision's CPU under load). Off for host apps,
+    # whose own request hooks would not run for those calls; create_app turns it on.
     "GOVERNANCE_DIRECT_DECISIONS": False,
     # A pending override request lapses after this many minutes without approval.
     "GOVERNANCE_PENDING_OVERRIDE_MINUTES": 1440,

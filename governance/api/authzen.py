@@ -102,10 +102,11 @@ def _answers(results: list) -> list[dict]:
     decided = [r for r in results if not isinstance(r, dict)]
     record([row for _, row in decided], writer=st.writer, engine=st.db.engine)
     st.usage.note(st.db.engine, [d.outcome.basis for d, _ in decided], st.clock())
-    return [r if isinstance(r, dict) else _answer(r[0]) for r in results]
+    return [r if isinstance(r, dict) else answer_of(r[0]) for r in results]
 
 
-def _answer(recorded: RecordedDecision) -> dict:
+def answer_of(recorded: RecordedDecision) -> dict:
+    """A recorded decision as an AuthZEN evaluation answer."""
     answer = recorded.as_dict()
     return {"decision": answer["decision"] == "allow",
             "context": {k: answer[k] for k in ("decision_id", "allowed", "denied",

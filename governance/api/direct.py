@@ -1,17 +1,18 @@
-"""POST /api/v1/decisions answered in WSGI, before Flask's request machinery.
+"""Decision calls answered in WSGI, before Flask's request machinery.
 
-Other systems make this call before every screen and export. In a loaded gunicorn worker
-Flask's share of it (request and app contexts, routing, hooks, the response object) was about a
-quarter of a decision's CPU (figures in bench/README.md). This route runs the view's own steps
-(key check, body, pipeline, audit row, group commit) and sends the same answer and headers.
+``POST /api/v1/decisions`` and its AuthZEN twin ``POST /access/v1/evaluation`` are what other
+systems call before every screen and export. In a loaded gunicorn worker Flask's share of such a
+call (request and app contexts, routing, hooks, the response object) was about a quarter of its
+CPU (figures in bench/README.md). Here each runs its view's own steps (key check, body,
+pipeline, audit row, group commit) and gets the same answer and headers.
 
-Whatever it cannot answer with a decision, it hands to Flask with the body put back: a missing
-or wrong key, a body that is not a valid request, a store that cannot be read or written. So
-every error still comes from one place, worded the same. Nothing is answered before its audit
-row is committed: a failure before that goes to Flask, which decides again from the start.
+Whatever cannot be answered with a decision goes to Flask with the body put back: a missing or
+wrong key, a body that is not a valid request, a store that cannot be read or written. So every
+error still comes from one place, worded the same. Nothing is answered before its audit row is
+committed: a failure before that goes to Flask, which decides again from the start.
 
-A host app's own ``before_request``/``after_request`` hooks do not run for the calls this route
-answers, so it is off unless ``GOVERNANCE_DIRECT_DECISIONS`` is set (the standalone service sets
+A host app's own ``before_request``/``after_request`` hooks do not run for the calls answered
+here, so this is off unless ``GOVERNANCE_DIRECT_DECISIONS`` is set (the standalone service sets
 it).
 """
 from __future__ import annotations
@@ -23,13 +24,18 @@ from collections.abc import Callable, Iterable
 from flask import Flask
 
 from governance import jsontext
+from governance.api.authzen import answer_of, to_decision_request
 from governance.api.http import SECURITY_HEADERS, bearer_token
-from governance.decisions import decide_recorded
+from governance.decisions import RecordedDecision, decide_recorded
 from governance.extension import state
 from governance.operations.api_keys import authenticate
 from governance.policy.request import parse_decision_request
 
-PATH = "/api/v1/decisions"
+# path -> (body to request, the audit's "via", decision to answer), as the Flask views do it
+ROUTES = {
+    "/api/v1/decisions": (parse_decision_request, "decisions", RecordedDecision.as_dict),
+    "/access/v1/evaluation": (to_decision_request, "authzen", answer_of),
+}
 MAX_BODY = 1 << 20  # larger bodies go to Flask (and its MAX_CONTENT_LENGTH, if the app sets one)
 log = logging.getLogger(__name__)
 
@@ -42,13 +48,14 @@ class DirectDecisions:
         self.headers = [("Content-Type", "application/json"), *SECURITY_HEADERS.items()]
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
-        if environ.get("REQUEST_METHOD") != "POST" or environ.get("PATH_INFO") != PATH:
+        route = ROUTES.get(environ.get("PATH_INFO", ""))
+        if route is None or environ.get("REQUEST_METHOD") != "POST":
             return self.wrapped(environ, start_response)
         body = _read_body(environ)
         if body is None:
             return self.wrapped(environ, start_response)
         with self.app.app_context():
-            answer = self._answer(environ, body)
+            answer = self._answer(environ, body, *route)
         if answer is None:
             environ["wsgi.input"] = io.BytesIO(body)  # put back for Flask to read
             return self.wrapped(environ, start_response)
@@ -59,7 +66,8 @@ class DirectDecisions:
         start_response("200 OK", headers)
         return [answer]
 
-    def _answer(self, environ: dict, body: bytes) -> bytes | None:
+    def _answer(self, environ: dict, body: bytes, to_request: Callable, via: str,
+                shape: Callable) -> bytes | None:
         """The decision as JSON, or None for Flask to answer."""
         mimetype = environ.get("CONTENT_TYPE", "").partition(";")[0].strip().lower()
         token = bearer_token(environ.get("HTTP_AUTHORIZATION", ""))
@@ -71,13 +79,13 @@ class DirectDecisions:
             key = authenticate(snapshot.api_keys, token)
             if key is None or "decide" not in key.scopes:
                 return None
-            request = parse_decision_request(jsontext.loads(body))
+            request = to_request(jsontext.loads(body))
             [decision] = decide_recorded(governance, snapshot, [request], caller=key.name,
-                                         via="decisions")
+                                         via=via)
         except Exception:  # noqa: BLE001 - Flask gives the error (or succeeds on its attempt)
             log.debug("direct decision handed to Flask", exc_info=True)
             return None
-        return jsontext.dumps(decision.as_dict())
+        return jsontext.dumps(shape(decision))
 
 
 def _read_body(environ: dict) -> bytes | None:
