@@ -55,10 +55,17 @@ def decide_recorded(governance: GovernanceState, snapshot: Snapshot,
     now = governance.clock()
     decided = [decide_unrecorded(snapshot, request, now, caller=caller, via=via)
                for request in requests]
+    commit_decided(governance, decided, now)
+    return [decision for decision, _ in decided]
+
+
+def commit_decided(governance: GovernanceState, decided: list[tuple[RecordedDecision, dict]],
+                   now: datetime) -> None:
+    """Commit the audit rows of ``decided`` (one transaction), then note which role
+    assignments they used, for access reviews."""
     engine = governance.db.engine
     record([row for _, row in decided], writer=governance.writer, engine=engine)
     governance.usage.note(engine, [d.outcome.basis for d, _ in decided], now)
-    return [decision for decision, _ in decided]
 
 
 def record(rows: list[dict], *, writer: AuditWriter, engine: Engine) -> None:

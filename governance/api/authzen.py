@@ -10,7 +10,7 @@ from flask import Blueprint, current_app, g, jsonify, request
 
 from governance import jsontext
 from governance.api.http import ApiError, json_object, require_key
-from governance.decisions import RecordedDecision, decide_unrecorded, record
+from governance.decisions import RecordedDecision, commit_decided, decide_unrecorded
 from governance.extension import state
 from governance.policy.request import DecisionRequest, RequestError, parse_decision_request
 
@@ -99,9 +99,7 @@ def _item_error(details: dict, message: str | None = None) -> dict:
 def _answers(results: list) -> list[dict]:
     """Commit every decided item's audit row (one transaction), then shape the answers."""
     st = state()
-    decided = [r for r in results if not isinstance(r, dict)]
-    record([row for _, row in decided], writer=st.writer, engine=st.db.engine)
-    st.usage.note(st.db.engine, [d.outcome.basis for d, _ in decided], st.clock())
+    commit_decided(st, [r for r in results if not isinstance(r, dict)], st.clock())
     return [r if isinstance(r, dict) else answer_of(r[0]) for r in results]
 
 
