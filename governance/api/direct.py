@@ -25,7 +25,7 @@ from flask import Flask
 
 from governance import jsontext
 from governance.api.authzen import answer_of, to_decision_request
-from governance.api.http import SECURITY_HEADERS, bearer_token
+from governance.api.http import SECURITY_HEADERS, bearer_token, echoed_request_id
 from governance.decisions import RecordedDecision, decide_recorded
 from governance.extension import state
 from governance.operations.api_keys import authenticate
@@ -60,9 +60,9 @@ class DirectDecisions:
             environ["wsgi.input"] = io.BytesIO(body)  # put back for Flask to read
             return self.wrapped(environ, start_response)
         headers = [*self.headers, ("Content-Length", str(len(answer)))]
-        request_id = environ.get("HTTP_X_REQUEST_ID")
+        request_id = echoed_request_id(environ.get("HTTP_X_REQUEST_ID"))
         if request_id:
-            headers.append(("X-Request-ID", request_id[:200]))
+            headers.append(("X-Request-ID", request_id))
         start_response("200 OK", headers)
         return [answer]
 

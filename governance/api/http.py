@@ -81,6 +81,11 @@ def require_key(scope: str) -> Callable:
     return wrap
 
 
+def echoed_request_id(value: str | None) -> str | None:
+    """The caller's X-Request-ID as answered back (bounded, so it cannot bloat responses)."""
+    return value[:200] if value else None
+
+
 def is_api_path(path: str) -> bool:
     return path.startswith(API_PREFIXES)
 
@@ -166,9 +171,9 @@ def install(app: Flask) -> None:
             for name, value in SECURITY_HEADERS.items():
                 if name not in response.headers:  # a view may loosen CSP for a printable page
                     response.headers[name] = value
-            request_id = request.headers.get("X-Request-ID")
+            request_id = echoed_request_id(request.headers.get("X-Request-ID"))
             if request_id:
-                response.headers["X-Request-ID"] = request_id[:200]
+                response.headers["X-Request-ID"] = request_id
         return response
 
 
