@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import psycopg
@@ -46,6 +47,8 @@ class AuditWriter:
         self._pid = 0
         self.checkpointer: WalCheckpointer | None = None
         self._durable_call = False
+        self._helper: ThreadPoolExecutor | None = None
+        self._helper_pid = 0
 
     def write(self, engine: Engine, rows: list[dict]) -> None:
         """Return once ``rows`` are committed; raise the store's error if they could not be."""
@@ -67,6 +70,17 @@ class AuditWriter:
                 break
         if item.error is not None:
             raise item.error
+
+    def write_soon(self, engine: Engine, rows: list[dict]) -> Future:
+        """Start committing ``rows`` on this process's helper thread; the future's result (or
+        the store's error) says when they are committed. Lets a large batch keep deciding
+        while the store works on its first rows."""
+        with self._queue_lock:
+            if self._helper is None or self._helper_pid != os.getpid():  # threads don't fork
+                self._helper = ThreadPoolExecutor(1, thread_name_prefix="audit-writer")
+                self._helper_pid = os.getpid()
+            helper = self._helper
+        return helper.submit(self.write, engine, rows)
 
     def _drain(self, engine: Engine) -> None:
         while True:

@@ -1,6 +1,7 @@
 """Decide a request and write its audit row; nothing is answered unless the row commits."""
 from __future__ import annotations
 
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -8,7 +9,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy.engine import Engine
 
 from governance import audit
-from governance.audit_writer import STORE_ERRORS, AuditWriter
+from governance.audit_writer import STORE_ERRORS
 from governance.ids import new_id
 from governance.policy.pipeline import Outcome, decide
 from governance.policy.request import DecisionRequest
@@ -37,7 +38,7 @@ class RecordedDecision:
 def decide_unrecorded(snapshot: Snapshot, request: DecisionRequest, now: datetime, *,
                       caller: str, via: str) -> tuple[RecordedDecision, dict]:
     """Decide and prepare the audit row; the decision must not be answered before
-    ``record`` has committed that row. RequestError (bad input) propagates and writes nothing."""
+    a Recorder has committed that row. RequestError (bad input) propagates and writes nothing."""
     outcome = decide(snapshot, request, now)
     decision = RecordedDecision(new_id("dec"), outcome)
     payload = {"request": request.as_dict(), **decision.as_dict(), "basis": outcome.basis,
@@ -50,29 +51,58 @@ def decide_unrecorded(snapshot: Snapshot, request: DecisionRequest, now: datetim
 def decide_recorded(governance: GovernanceState, snapshot: Snapshot,
                     requests: list[DecisionRequest], *, caller: str,
                     via: str) -> list[RecordedDecision]:
-    """Decide ``requests`` and return once their audit rows are committed (one transaction);
-    notes which role assignments were used, for access reviews."""
-    now = governance.clock()
-    decided = [decide_unrecorded(snapshot, request, now, caller=caller, via=via)
-               for request in requests]
-    commit_decided(governance, decided, now)
-    return [decision for decision, _ in decided]
+    """Decide ``requests`` and return once their audit rows are committed."""
+    recorder = Recorder(governance)
+    for request in requests:
+        recorder.add(decide_unrecorded(snapshot, request, recorder.now, caller=caller, via=via))
+    return recorder.commit()
 
 
-def commit_decided(governance: GovernanceState, decided: list[tuple[RecordedDecision, dict]],
-                   now: datetime) -> None:
-    """Commit the audit rows of ``decided`` (one transaction), then note which role
-    assignments they used, for access reviews."""
-    engine = governance.db.engine
-    record([row for _, row in decided], writer=governance.writer, engine=engine)
-    governance.usage.note(engine, [d.outcome.basis for d, _ in decided], now)
+class Recorder:
+    """Collects the decisions of one request and commits their audit rows.
 
+    A large batch hands every ``CHUNK`` rows to the writer's helper thread as soon as they are
+    decided, so the store's share of the work (PostgreSQL on the other core, the disk flush)
+    overlaps the deciding of the rest; ``commit`` still returns only once every row is
+    committed, and raises StoreUnavailable if any could not be.
+    """
 
-def record(rows: list[dict], *, writer: AuditWriter, engine: Engine) -> None:
-    """Commit decision rows durably (group commit), or raise StoreUnavailable."""
-    if not rows:
-        return
-    try:
-        writer.write(engine, rows)
-    except STORE_ERRORS as exc:
-        raise StoreUnavailable("the decision could not be written to the audit trail") from exc
+    CHUNK = 250
+
+    def __init__(self, governance: GovernanceState) -> None:
+        self.governance, self.now = governance, governance.clock()
+        self.decided: list[RecordedDecision] = []
+        self._rows: list[dict] = []  # not yet handed to the writer
+        self._started: list[Future] = []
+
+    def add(self, decided: tuple[RecordedDecision, dict]) -> None:
+        decision, row = decided
+        self.decided.append(decision)
+        self._rows.append(row)
+        if len(self._rows) >= self.CHUNK:
+            self._started.append(self.governance.writer.write_soon(self.engine, self._rows))
+            self._rows = []
+
+    @property
+    def engine(self) -> Engine:
+        return self.governance.db.engine
+
+    def commit(self) -> list[RecordedDecision]:
+        """Commit what is left, wait for every started chunk, then note which role
+        assignments were used (for access reviews)."""
+        failure: BaseException | None = None
+        if self._rows:
+            try:
+                self.governance.writer.write(self.engine, self._rows)
+            except STORE_ERRORS as exc:
+                failure = exc
+        for started in self._started:  # every one, even after a failure: none left running
+            failure = failure or started.exception()
+        if isinstance(failure, STORE_ERRORS):
+            raise StoreUnavailable("the decision could not be written to the audit trail"
+                                   ) from failure
+        if failure is not None:
+            raise failure
+        self.governance.usage.note(self.engine, (d.outcome.basis for d in self.decided),
+                                   self.now)
+        return self.decided

@@ -10,7 +10,7 @@ from flask import Blueprint, current_app, g, jsonify, request
 
 from governance import jsontext
 from governance.api.http import ApiError, json_object, require_key
-from governance.decisions import RecordedDecision, commit_decided, decide_unrecorded
+from governance.decisions import RecordedDecision, Recorder, decide_unrecorded
 from governance.extension import state
 from governance.policy.request import DecisionRequest, RequestError, parse_decision_request
 
@@ -35,8 +35,7 @@ def configuration():
 @bp.post("/access/v1/evaluation")
 @require_key("decide")
 def evaluation():
-    body = json_object()
-    return jsontext.response(_answers([_decide(to_decision_request(body))])[0])
+    return jsontext.response(_single(json_object()))
 
 
 @bp.post("/access/v1/evaluations")
@@ -45,7 +44,7 @@ def evaluations():
     body = json_object()
     items = body.get("evaluations")
     if items is None or items == []:
-        return jsonify(_answers([_decide(to_decision_request(body))])[0])  # as a single one
+        return jsontext.response(_single(body))  # answered as a single evaluation
     if not isinstance(items, list):
         raise ApiError(400, "invalid_request", "evaluations: must be an array",
                        {"evaluations": "must be an array"})
@@ -54,37 +53,48 @@ def evaluations():
         raise ApiError(400, "invalid_request", f"evaluations: at most {limit} per request")
     semantic = _semantic(body.get("options"))
     defaults = {k: body[k] for k in TUPLE if k in body}
-    results: list[tuple[RecordedDecision, dict] | dict] = []
+    recorder = Recorder(state())
+    results: list[RecordedDecision | dict] = []
     for item in items:
-        result = _decide_item(defaults, item)
+        result = _decide_item(recorder, defaults, item)
         results.append(result)
-        allowed = not isinstance(result, dict) and result[0].outcome.decision == "allow"
+        allowed = isinstance(result, RecordedDecision) and result.outcome.decision == "allow"
         if semantic == "deny_on_first_deny" and not allowed:
             break
         if semantic == "permit_on_first_permit" and allowed:
             break
-    answers = _answers(results)
+    recorder.commit()
+    answers = [answer_of(r) if isinstance(r, RecordedDecision) else r for r in results]
     if semantic == "deny_on_first_deny" and not answers[-1]["decision"]:
         answers[-1].setdefault("context", {})["reason"] = "deny_on_first_deny"
     return jsontext.response({"evaluations": answers})
 
 
-def _decide(decision_request: DecisionRequest) -> tuple[RecordedDecision, dict]:
-    """Decide (no I/O yet); the audit rows of a whole request are committed together."""
+def _single(body: dict) -> dict:
+    recorder = Recorder(state())
+    decision = _decide(recorder, to_decision_request(body))
+    recorder.commit()
+    return answer_of(decision)
+
+
+def _decide(recorder: Recorder, decision_request: DecisionRequest) -> RecordedDecision:
+    """Decide and hand the audit row to ``recorder``; nothing is answered before it commits."""
     try:
-        return decide_unrecorded(g.governance_snapshot, decision_request, state().clock(),
-                                 caller=g.governance_key, via="authzen")
+        decided = decide_unrecorded(g.governance_snapshot, decision_request, recorder.now,
+                                    caller=g.governance_key, via="authzen")
     except RequestError as exc:
         raise _renamed(exc) from None
+    recorder.add(decided)
+    return decided[0]
 
 
-def _decide_item(defaults: dict, item: object) -> tuple[RecordedDecision, dict] | dict:
+def _decide_item(recorder: Recorder, defaults: dict, item: object) -> RecordedDecision | dict:
     """One batch item: a malformed item is ``decision: false`` with the error in its context."""
     if not isinstance(item, dict):
         return _item_error({"evaluations[]": "must be an object"})
     merged = {**defaults, **{k: item[k] for k in TUPLE if k in item}}
     try:
-        return _decide(to_decision_request(merged))
+        return _decide(recorder, to_decision_request(merged))
     except (RequestError, ApiError) as exc:
         details = exc.details if isinstance(exc, RequestError) else (exc.details or {})
         return _item_error(details or {"request": str(exc)}, str(exc))
@@ -94,13 +104,6 @@ def _item_error(details: dict, message: str | None = None) -> dict:
     message = message or "; ".join(f"{k}: {v}" for k, v in details.items())
     return {"decision": False,
             "context": {"error": {"status": 400, "message": message, "details": details}}}
-
-
-def _answers(results: list) -> list[dict]:
-    """Commit every decided item's audit row (one transaction), then shape the answers."""
-    st = state()
-    commit_decided(st, [r for r in results if not isinstance(r, dict)], st.clock())
-    return [r if isinstance(r, dict) else answer_of(r[0]) for r in results]
 
 
 def answer_of(recorded: RecordedDecision) -> dict:

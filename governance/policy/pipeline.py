@@ -19,6 +19,9 @@ from governance.policy.vocabulary import (
     minimum_necessary_applies,
 )
 
+NOTHING: list[str] = []  # no grant opens the field (never appended to)
+PER_FIELD = "per field"  # the disclosure rules (5 and 6) must look at each field
+
 
 @dataclass
 class Outcome:
@@ -64,8 +67,9 @@ def decide(snap: Snapshot, req: DecisionRequest, now: datetime) -> Outcome:
     denied = {f: "unknown_field" for f in unknown}
     allowed: list[str] = []
     released_under: dict[str, list[str]] = {}  # the Outcome's basis
+    opened = ctx.opened(known)
     for field_id in known:
-        grants = ctx.granted(field_id)
+        grants = opened.get(field_id, NOTHING)
         reason = ctx.reason(field_id, grants)
         if reason is None:
             allowed.append(field_id)
@@ -120,6 +124,16 @@ class _Context:
                               if c.for_recipient(self.partner)]
         else:
             self._consents = []
+        # What rules 1 and 4-6 say of every field a grant opens, where that depends only on the
+        # request (settled here once rather than per field).
+        self.refused = ("subject_inactive" if not self.subject_ok
+                        else "not_in_program" if not self.in_program else None)
+        if self.action == "disclose" and self.partner is None:
+            self.when_granted: str | None = "unknown_recipient"
+        elif self.whole_record_unjustified:
+            self.when_granted = "entire_record_not_justified"
+        else:
+            self.when_granted = PER_FIELD if self.action == "disclose" else None
 
     def _grants(self) -> None:
         """Rules 2-3: which fields a role grant or an override opens, and through what."""
@@ -154,32 +168,36 @@ class _Context:
             for i in snap.involvements.get((req.subject, req.participant), ()))
         self.break_glass = any(name.startswith("break_glass:") for name, _, _ in self.sources)
 
-    def granted(self, field_id: str) -> list[str]:
-        """The grants (assignments, overrides) that open this field."""
-        found = [name for name, fields, kind in self.sources
-                 if (field_id in fields if kind == "set" else matches_any(field_id, fields))]
+    def opened(self, fields: list[str]) -> dict[str, list[str]]:
+        """Each of ``fields`` that a grant (assignment, override) opens -> those grants, in
+        the order the grants were found."""
+        found: dict[str, list[str]] = {}
+        sources = [(name, granted, kind == "set") for name, granted, kind in self.sources]
         if self.involved:
-            found += [name for name, fields in self.case_sources if field_id in fields]
+            sources += [(name, granted, True) for name, granted in self.case_sources]
+        for name, granted, exact in sources:
+            hits = ([f for f in fields if f in granted] if exact
+                    else [f for f in fields if matches_any(f, granted)])
+            for field_id in hits:
+                names = found.get(field_id)
+                if names is None:
+                    found[field_id] = [name]
+                else:
+                    names.append(name)
         return found
 
     def reason(self, field_id: str, grants: list[str]) -> str | None:
         """The first rule this field fails (``grants``: what opens it), or None when it may be
         released."""
-        if not self.subject_ok:
-            return "subject_inactive"
-        if not self.in_program:
-            return "not_in_program"
-        if not grants:
+        if self.refused is not None:  # rule 1: inactive subject, participant not in program
+            return self.refused
+        if not grants:  # rules 2-3
             if any(field_id in fields for _, fields in self.case_sources):
                 return "no_case_involvement"
             return "no_role_grant"
-        if self.action == "disclose" and self.partner is None:
-            return "unknown_recipient"
-        if self.whole_record_unjustified:
-            return "entire_record_not_justified"
-        if self.action != "disclose":
-            return None
-        return self._disclosure_reason(field_id)
+        if self.when_granted is PER_FIELD:
+            return self._disclosure_reason(field_id)
+        return self.when_granted
 
     def _disclosure_reason(self, field_id: str) -> str | None:
         info = self.snap.fields[field_id]

@@ -2,6 +2,12 @@
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import func, select, text
+
+from governance import audit
+from governance.decisions import Recorder
+from governance.extension import state
+from governance.models import AuditEvent
 
 
 def evaluation(subject="alice", action="view", participant="p-100", program="housing",
@@ -134,12 +140,63 @@ def test_batch_without_evaluations_behaves_as_single(api):
     assert body["decision"] is True and "evaluations" not in body
 
 
-def test_batch_of_one_thousand_answers_in_order(api):
+def batch_of(size: int) -> dict:
     participants = ["p-100", "p-200", "p-300"]
     items = [{"resource": {"type": "participant_record", "id": participants[i % 3],
                            "properties": {"program": "housing", "fields": ["identity.name"]}}}
-             for i in range(1000)]
-    body = {"subject": {"type": "user", "id": "alice"}, "action": {"name": "view"},
+             for i in range(size)]
+    return {"subject": {"type": "user", "id": "alice"}, "action": {"name": "view"},
             "evaluations": items}
-    results = api.post("/access/v1/evaluations", json=body).json["evaluations"]
+
+
+def decision_refs(app) -> list[str]:
+    with app.app_context():
+        return list(state(app).session.scalars(
+            select(AuditEvent.ref).where(AuditEvent.kind == "decision")))
+
+
+def test_batch_of_one_thousand_answers_in_order_once_every_row_is_committed(api, org_app):
+    """Larger than Recorder.CHUNK, so its rows are committed in several pieces while it is
+    still deciding: every answered decision has its row, and the chain holds."""
+    results = api.post("/access/v1/evaluations", json=batch_of(1000)).json["evaluations"]
     assert [r["decision"] for r in results] == [i % 3 != 2 for i in range(1000)]
+    refs = decision_refs(org_app)
+    assert sorted(refs) == sorted(r["context"]["decision_id"] for r in results)
+    with org_app.app_context():
+        assert audit.verify(state(org_app).session)[1] == []
+
+
+def test_batch_whose_rows_cannot_all_be_written_answers_nothing(api, org_app, backend):
+    """The store refuses rows after the first chunk: the batch is a 503 with no decision in
+    it, the chain stays intact, and the next batch is answered."""
+    with org_app.app_context():
+        session = state(org_app).session
+        limit = session.scalar(select(func.count()).select_from(AuditEvent)) + Recorder.CHUNK
+        for statement in REFUSE_AFTER[backend]:
+            session.execute(text(statement.replace("LIMIT", str(limit))))
+        session.commit()
+    response = api.post("/access/v1/evaluations", json=batch_of(3 * Recorder.CHUNK))
+    assert response.status_code == 503
+    assert response.json["error"]["code"] == "store_unavailable"
+    assert "evaluations" not in response.json
+    assert len(decision_refs(org_app)) <= Recorder.CHUNK  # what the store took
+    with org_app.app_context():
+        session = state(org_app).session
+        session.execute(text(ACCEPT_AGAIN[backend]))
+        session.commit()
+        assert audit.verify(session)[1] == []
+    assert api.post("/access/v1/evaluations", json=batch_of(10)).status_code == 200
+
+
+REFUSE_AFTER = {
+    "sqlite": ["CREATE TRIGGER refuse_after BEFORE INSERT ON audit_event "
+               "WHEN (SELECT count(*) FROM audit_event) >= LIMIT "
+               "BEGIN SELECT RAISE(ABORT, 'audit trail full'); END"],
+    "postgres": ["CREATE FUNCTION refuse_after() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+                 "IF (SELECT count(*) FROM audit_event) >= LIMIT THEN "
+                 "RAISE EXCEPTION 'audit trail full'; END IF; RETURN NEW; END $$",
+                 "CREATE TRIGGER refuse_after BEFORE INSERT ON audit_event "
+                 "FOR EACH ROW EXECUTE FUNCTION refuse_after()"],
+}
+ACCEPT_AGAIN = {"sqlite": "DROP TRIGGER refuse_after",
+                "postgres": "DROP TRIGGER refuse_after ON audit_event"}
