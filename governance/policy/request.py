@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from governance.policy import patterns
 from governance.policy.vocabulary import ACTIONS
@@ -93,7 +94,21 @@ def _fields(value: object, errors: dict[str, str]) -> tuple[str, ...]:
     if len(value) > MAX_FIELDS:
         errors["fields"] = f"too many fields (at most {MAX_FIELDS})"
         return ()
+    try:
+        checked = _checked_fields(tuple(value))
+    except TypeError:  # an item that is a list or an object
+        checked = None
+    if checked is not None:
+        return checked if not errors else ()
     for i, item in enumerate(value):
         if not isinstance(item, str) or not patterns.is_pattern(item):
             errors[f"fields[{i}]"] = f"not a field id or pattern: {item!r}"
-    return tuple(dict.fromkeys(value)) if not errors else ()
+    return ()
+
+
+@lru_cache(maxsize=4096)  # callers send the same few field lists again and again
+def _checked_fields(items: tuple) -> tuple[str, ...] | None:
+    """``items`` without repeats, or None if one is not a field id or pattern."""
+    if all(isinstance(item, str) and patterns.is_pattern(item) for item in items):
+        return tuple(dict.fromkeys(items))
+    return None
