@@ -8,7 +8,8 @@ server, a short wrk warm-up, then wrk (1 thread, keep-alive, --latency) posting 
 view/export/disclose bodies of bench/http_latency.py in rotation (bench/wrk/decisions.lua).
 After each run: no response outside 2xx, `governance audit verify` says intact, and the audit
 trail grew by at least the requests wrk saw answered. The best configuration is measured again
-with GOVERNANCE_AUDIT_DURABILITY=commit, and serves 50 sequential AuthZEN batches of 1,000.
+with GOVERNANCE_AUDIT_DURABILITY=commit, and (fsync again) serves 200 sequential AuthZEN
+batches of 1,000.
 CPU use is read from /proc around each run, so a busy machine ("noisy") or a run where one
 gunicorn worker got nearly every connection ("lopsided") shows in the output.
 """
@@ -34,7 +35,7 @@ from bench.harness import Client, database, figures, serve_ours  # noqa: E402
 from bench.http_latency import bodies  # noqa: E402
 from governance.demo import build_demo_org  # noqa: E402
 
-TARGET_RPS, TARGET_BATCH_MS, BATCH, BATCH_RUNS = 2000, 150.0, 1000, 50
+TARGET_RPS, TARGET_BATCH_MS, BATCH, BATCH_RUNS = 2000, 150.0, 1000, 200
 CONFIGS = {
     "sync w2": ("-w", "2"),
     "gthread w2x4": ("-w", "2", "-k", "gthread", "--threads", "4"),
