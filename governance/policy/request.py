@@ -8,6 +8,7 @@ from governance.policy import patterns
 from governance.policy.vocabulary import ACTIONS
 
 MAX_FIELDS = 2000
+CACHED_FIELD_LISTS_UP_TO = 100
 TEXT_MEMBERS = ("purpose", "recipient", "bundle", "justification", "escalation")
 KNOWN_MEMBERS = frozenset({"subject", "action", "participant", "program", "fields", *TEXT_MEMBERS})
 
@@ -94,16 +95,18 @@ def _fields(value: object, errors: dict[str, str]) -> tuple[str, ...]:
     if len(value) > MAX_FIELDS:
         errors["fields"] = f"too many fields (at most {MAX_FIELDS})"
         return ()
-    try:
-        checked = _checked_fields(tuple(value))
-    except TypeError:  # an item that is a list or an object
-        checked = None
+    checked = None
+    if len(value) <= CACHED_FIELD_LISTS_UP_TO:  # a bound on what the cache can hold
+        try:
+            checked = _checked_fields(tuple(value))
+        except TypeError:  # an item that is a list or an object
+            pass
     if checked is not None:
         return checked if not errors else ()
     for i, item in enumerate(value):
         if not isinstance(item, str) or not patterns.is_pattern(item):
             errors[f"fields[{i}]"] = f"not a field id or pattern: {item!r}"
-    return ()
+    return tuple(dict.fromkeys(value)) if not errors else ()
 
 
 @lru_cache(maxsize=4096)  # callers send the same few field lists again and again
