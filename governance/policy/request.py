@@ -95,23 +95,26 @@ def _fields(value: object, errors: dict[str, str]) -> tuple[str, ...]:
     if len(value) > MAX_FIELDS:
         errors["fields"] = f"too many fields (at most {MAX_FIELDS})"
         return ()
-    checked = None
-    if len(value) <= CACHED_FIELD_LISTS_UP_TO:  # a bound on what the cache can hold
-        try:
-            checked = _checked_fields(tuple(value))
-        except TypeError:  # an item that is a list or an object
-            pass
-    if checked is not None:
-        return checked if not errors else ()
-    for i, item in enumerate(value):
-        if not isinstance(item, str) or not patterns.is_pattern(item):
-            errors[f"fields[{i}]"] = f"not a field id or pattern: {item!r}"
-    return tuple(dict.fromkeys(value)) if not errors else ()
+    items = tuple(value)
+    try:  # lists of up to CACHED_FIELD_LISTS_UP_TO items are looked up (a bound on the cache)
+        checked = (_checked_fields if len(items) <= CACHED_FIELD_LISTS_UP_TO
+                   else _fields_without_repeats)(items)
+    except TypeError:  # an item that is a list or an object cannot be a cache key
+        checked = None
+    if checked is None:  # name every bad item
+        for i, item in enumerate(value):
+            if not isinstance(item, str) or not patterns.is_pattern(item):
+                errors[f"fields[{i}]"] = f"not a field id or pattern: {item!r}"
+        return ()
+    return checked if not errors else ()
 
 
-@lru_cache(maxsize=4096)  # callers send the same few field lists again and again
-def _checked_fields(items: tuple) -> tuple[str, ...] | None:
+def _fields_without_repeats(items: tuple) -> tuple[str, ...] | None:
     """``items`` without repeats, or None if one is not a field id or pattern."""
     if all(isinstance(item, str) and patterns.is_pattern(item) for item in items):
         return tuple(dict.fromkeys(items))
     return None
+
+
+# Callers send the same few field lists again and again.
+_checked_fields = lru_cache(maxsize=4096)(_fields_without_repeats)
