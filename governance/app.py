@@ -8,7 +8,7 @@ from flask import Flask
 from flask_login import LoginManager
 from flask_sqlalchemy import SQLAlchemy
 
-from governance.config import from_environment
+from governance.config import STANDALONE, from_environment
 from governance.extension import Governance
 
 
@@ -25,8 +25,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.config["SQLALCHEMY_DATABASE_URI"] = url
     app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", engine_options(url))
     app.config["SECRET_KEY"] = app.config.get("GOVERNANCE_SECRET_KEY") or secrets.token_hex(32)
-    # No host app here whose request hooks the direct decision route would skip.
+    # No host app here whose request hooks the direct decision route would skip, nor whose
+    # pages need their own error handling: every path answers as ours.
     app.config.setdefault("GOVERNANCE_DIRECT_DECISIONS", True)
+    app.config[STANDALONE] = True
     db = SQLAlchemy()
     db.init_app(app)
     login_manager = LoginManager()

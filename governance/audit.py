@@ -1,22 +1,27 @@
 """Append to and verify the hash-chained audit trail.
 
-Each row is linked to the one before it: ``hash = sha256("prev_hash:seq:digest")`` where
-``digest`` is the sha256 of the row's canonical content. Writers lock the single ``audit_head``
-row while they append, so concurrent workers and instances extend one chain, never fork it. On
-PostgreSQL the append is one round trip: a single statement for one row, the
-``governance_audit_append`` function for a batch, or (decisions under ``fsync`` durability) the
-``governance_audit_append_durable`` procedure, which frees the head before waiting for the WAL
-flush (migration 0005); on SQLite the same steps run in Python inside the write transaction.
+Each row is linked to the one before it: ``hash = link(prev_hash, seq, digest)`` where
+``digest`` is the sha256 of the row's canonical content and ``link`` is SHA-256 of
+``"prev_hash:seq:digest"``, or HMAC-SHA256 under GOVERNANCE_AUDIT_KEY once the chain is keyed
+(so only a holder of the key can re-chain it). Writers lock the single ``audit_head`` row while
+they append, so concurrent workers and instances extend one chain, never fork it. On PostgreSQL
+every append is one call of ``governance_audit_append`` (directly, or under ``fsync``
+durability through ``governance_audit_append_durable``, which frees the head before waiting for
+the WAL flush); its link is ``governance_audit_link`` (migration 0007), the SQL form of ``link``
+below, with the key's padded halves in the connection's settings. On SQLite the same steps run
+here in Python inside the write transaction.
 """
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 from dataclasses import dataclass
 from datetime import datetime
 
 import orjson
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, event, select
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from governance import jsontext
@@ -44,8 +49,63 @@ def content_digest(at: datetime, kind: str, actor: str | None, subject: str | No
     return hashlib.sha256(body).hexdigest()
 
 
-def link(prev_hash: str, seq: int, digest: str) -> str:
-    return hashlib.sha256(f"{prev_hash}:{seq}:{digest}".encode()).hexdigest()
+@dataclass(frozen=True)
+class ChainKey:
+    """GOVERNANCE_AUDIT_KEY as the chain uses it. ``key_id`` names it without revealing it;
+    ``ipad``/``opad`` are HMAC's padded keys (RFC 2104), which PostgreSQL combines with its
+    built-in sha256, so no extension is needed."""
+
+    secret: bytes
+    key_id: str
+    ipad: str
+    opad: str
+
+    @classmethod
+    def from_text(cls, text: str | None) -> ChainKey | None:
+        if not text:
+            return None
+        secret = text.encode()
+        block = (hashlib.sha256(secret).digest() if len(secret) > 64 else secret).ljust(64, b"\0")
+        key_id = hmac.new(secret, b"need-to-know audit key id", hashlib.sha256).hexdigest()[:16]
+        return cls(secret, key_id, bytes(b ^ 0x36 for b in block).hex(),
+                   bytes(b ^ 0x5C for b in block).hex())
+
+    def __repr__(self) -> str:  # never the secret, in logs or tracebacks
+        return f"ChainKey(key_id={self.key_id!r})"
+
+
+def link(prev_hash: str, seq: int, digest: str, key: ChainKey | None = None) -> str:
+    """The chain's link formula (``governance_audit_link`` is its SQL form)."""
+    message = f"{prev_hash}:{seq}:{digest}".encode()
+    if key is None:
+        return hashlib.sha256(message).hexdigest()
+    return hmac.new(key.secret, message, hashlib.sha256).hexdigest()
+
+
+class AuditRefused(RuntimeError):
+    """The trail cannot be appended as it stands (its head is gone, or the chain is keyed with
+    another key than this service holds): the service refuses to write rather than break it."""
+
+
+KEY_INFO = "governance_audit_key"  # the ChainKey of a pooled connection, in its info dict
+
+
+def key_connections(engine: Engine, key: ChainKey | None) -> None:
+    """Every connection of ``engine`` carries the chain key: in its info for the SQLite path
+    here, and (PostgreSQL) as settings of the connection for ``governance_audit_link``."""
+
+    @event.listens_for(engine, "connect")
+    def _keyed(dbapi_connection, record) -> None:  # noqa: ANN001
+        record.info[KEY_INFO] = key
+        if key is None or engine.dialect.name != "postgresql":
+            return
+        cursor = dbapi_connection.cursor()
+        cursor.execute("SELECT set_config('governance.audit_ipad', %s, false), "
+                       "set_config('governance.audit_opad', %s, false), "
+                       "set_config('governance.audit_key_id', %s, false)",
+                       (key.ipad, key.opad, key.key_id))
+        cursor.close()
+        dbapi_connection.commit()
 
 
 def new_row(kind: str, payload: dict, *, actor: str | None = None, subject: str | None = None,
@@ -71,23 +131,22 @@ def write_rows(connection: Connection, rows: list[dict], *, durable_call: bool =
     cursor = connection.connection.dbapi_connection.cursor()
     try:
         if connection.dialect.name == "postgresql":
-            if durable_call:
-                cursor.execute("CALL governance_audit_append_durable(%s::jsonb)",
-                               (_wire(rows),), prepare=True)
-                return
-            if len(rows) == 1:  # the usual lone decision: one plain statement, no JSON to parse
-                cursor.execute(PG_APPEND_ONE, rows[0], prepare=True)
-                return
-            cursor.execute("SELECT governance_audit_append(%s::jsonb)", (_wire(rows),),
-                           prepare=True)
+            call = ("CALL governance_audit_append_durable(%s::jsonb)" if durable_call
+                    else "SELECT governance_audit_append(%s::jsonb)")
+            cursor.execute(call, (_wire(rows),), prepare=True)
             return
-        last, prev = cursor.execute(
-            "UPDATE audit_head SET seq = seq + ? WHERE id = 1 RETURNING seq, hash",
+        head = cursor.execute(
+            "UPDATE audit_head SET seq = seq + ? WHERE id = 1 RETURNING seq, hash, key_id",
             (len(rows),)).fetchone()
+        if head is None:
+            raise AuditRefused("audit_head is missing: the audit trail cannot be appended")
+        last, prev, head_key = head
+        key = chain_key_for_append(cursor, connection.connection.info.get(KEY_INFO), head_key,
+                                   last - len(rows))
         seq, values = last - len(rows), []
         for row in rows:
             seq += 1
-            digest = link(prev, seq, row["digest"])
+            digest = link(prev, seq, row["digest"], key)
             values.append((seq, row["at"].isoformat(" ", "microseconds"), row["kind"],
                            row["actor"], row["subject"], row["participant"], row["ref"],
                            row["payload"], prev, digest))
@@ -98,27 +157,26 @@ def write_rows(connection: Connection, rows: list[dict], *, durable_call: bool =
         cursor.close()
 
 
+def chain_key_for_append(cursor, held: ChainKey | None, head_key: str | None,  # noqa: ANN001
+                         head_seq: int) -> ChainKey | None:
+    """The key to link new rows with (SQLite; ``governance_audit_append`` does the same):
+    the first append with a key keys the chain from the next row on; after that only the same
+    key may append."""
+    if head_key is None and held is not None:
+        cursor.execute("UPDATE audit_head SET key_id = ?, keyed_from = ? WHERE id = 1",
+                       (held.key_id, head_seq + 1))
+        return held
+    if (head_key or None) != (held.key_id if held else None):
+        holds = f"key {held.key_id}" if held else "no GOVERNANCE_AUDIT_KEY"
+        raise AuditRefused(f"the audit chain is keyed with key {head_key} but this service "
+                               f"holds {holds}")
+    return held
+
+
 def _wire(rows: list[dict]) -> str:
     return jsontext.dumps([{**row, "at": row["at"].isoformat(timespec="microseconds")}
                            for row in rows]).decode()
 
-
-# The same chaining as governance_audit_append, for one row, in a single statement: lock the
-# head, advance it with the new link, insert the row citing the old head.
-PG_APPEND_ONE = """
-WITH old AS (SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE),
-head AS (
-  UPDATE audit_head h
-     SET seq = old.seq + 1,
-         hash = encode(sha256(convert_to(old.hash || ':' || (old.seq + 1) || ':'
-                                         || %(digest)s, 'UTF8')), 'hex')
-    FROM old WHERE h.id = 1
-  RETURNING h.seq, h.hash, old.hash AS prev)
-INSERT INTO audit_event (seq, at, kind, actor, subject, participant, ref, payload, prev_hash,
-                         hash)
-SELECT head.seq, %(at)s, %(kind)s, %(actor)s, %(subject)s, %(participant)s, %(ref)s,
-       %(payload)s, head.prev, head.hash FROM head
-"""
 
 SQLITE_INSERT = ("INSERT INTO audit_event (seq, at, kind, actor, subject, participant, ref, "
                  "payload, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
@@ -138,9 +196,29 @@ class Problem:
         return f"row {self.seq}: {self.what}"
 
 
-def verify(session: Session, batch: int = 5000) -> tuple[int, list[Problem]]:
-    """Walk the chain in order; returns the rows checked and every problem found."""
+@dataclass
+class Verification:
+    rows: int
+    problems: list[Problem]
+    keyed_from: int | None  # first row linked with the key; None: the chain is not keyed
+    head_seq: int
+    head_hash: str
+
+
+def verify(session: Session, key: ChainKey | None = None, batch: int = 5000) -> Verification:
+    """Walk the chain in order; every problem found, located by row."""
     problems: list[Problem] = []
+    head = session.get(AuditHead, 1)
+    keyed_from = head.keyed_from if head is not None else None
+    if head is None:
+        problems.append(Problem(0, "audit_head is missing (the chain's head row was deleted)"))
+    elif head.key_id is not None and (key is None or key.key_id != head.key_id):
+        problems.append(Problem(keyed_from or 0, f"the chain is keyed with key {head.key_id}; "
+                                "set GOVERNANCE_AUDIT_KEY to that key to verify it"
+                                if key is None else
+                                f"GOVERNANCE_AUDIT_KEY is key {key.key_id}, not the chain's "
+                                f"key {head.key_id}"))
+        return Verification(0, problems, keyed_from, head.seq, head.hash)
     expected_seq, prev, count, last = 1, GENESIS, 0, 0
     while True:
         rows = session.scalars(select(AuditEvent).where(AuditEvent.seq > last)
@@ -157,14 +235,57 @@ def verify(session: Session, batch: int = 5000) -> tuple[int, list[Problem]]:
                                                  "(deleted or reordered rows before it)"))
             digest = content_digest(row.at, row.kind, row.actor, row.subject, row.participant,
                                     row.ref, row.payload)
-            if link(row.prev_hash, row.seq, digest) != row.hash:
+            row_key = key if keyed_from is not None and row.seq >= keyed_from else None
+            if link(row.prev_hash, row.seq, digest, row_key) != row.hash:
                 problems.append(Problem(row.seq, "content was edited (hash mismatch)"))
             prev, expected_seq, last = row.hash, row.seq + 1, row.seq
-    head = session.get(AuditHead, 1)
     if head is not None and (head.seq != last or head.hash != prev):
         problems.append(Problem(last + 1, f"chain ends at row {last} but {head.seq} rows were "
                                           "written (rows deleted from the end)"))
-    return count, problems
+    return Verification(count, problems, keyed_from, last, prev)
+
+
+CHECKPOINT_CONTEXT = b"need-to-know audit checkpoint"
+
+
+def checkpoint(verification: Verification, key: ChainKey | None, at: datetime) -> dict:
+    """The chain's head as a document to keep outside the database, signed when keyed."""
+    document = {"seq": verification.head_seq, "hash": verification.head_hash,
+                "at": at.isoformat(timespec="seconds") + "Z",
+                "key_id": key.key_id if key else None}
+    if key is not None:
+        document["signature"] = _checkpoint_signature(document, key)
+    return document
+
+
+def _checkpoint_signature(document: dict, key: ChainKey) -> str:
+    body = canonical({k: document.get(k) for k in ("seq", "hash", "at", "key_id")})
+    return hmac.new(key.secret, CHECKPOINT_CONTEXT + body.encode(), hashlib.sha256).hexdigest()
+
+
+def check_checkpoint(session: Session, document: object, key: ChainKey | None
+                     ) -> list[Problem]:
+    """Problems if the chain no longer reaches the checkpoint's row with its hash."""
+    if not isinstance(document, dict) or not isinstance(document.get("seq"), int) \
+            or not isinstance(document.get("hash"), str):
+        return [Problem(0, "the checkpoint file is not a checkpoint (seq and hash missing)")]
+    seq = document["seq"]
+    if document.get("key_id") is not None:
+        if key is None or key.key_id != document["key_id"]:
+            return [Problem(seq, f"the checkpoint is signed with key {document['key_id']}; "
+                                 "set GOVERNANCE_AUDIT_KEY to that key to check it")]
+        if not hmac.compare_digest(str(document.get("signature", "")),
+                                   _checkpoint_signature(document, key)):
+            return [Problem(seq, "the checkpoint's signature does not match (edited file)")]
+    if seq == 0:
+        return []
+    row = session.get(AuditEvent, seq)
+    if row is None:
+        return [Problem(seq, f"the chain no longer reaches the checkpoint's row {seq} "
+                             "(rows deleted from the end)")]
+    if not hmac.compare_digest(row.hash, document["hash"]):
+        return [Problem(seq, "row differs from the checkpoint (the chain was rewritten)")]
+    return []
 
 
 def payload_of(event: AuditEvent) -> dict:

@@ -7,15 +7,14 @@ per request, and a lone request pays for exactly one commit.
 """
 from __future__ import annotations
 
+import logging
 import os
-import sqlite3
 import threading
+import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-import psycopg
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import SQLAlchemyError
 
 from governance.audit import write_rows
 from governance.sqlite_file import WRITER_AUTOCHECKPOINT, WalCheckpointer, sqlite_file
@@ -24,8 +23,7 @@ MAX_BATCH = 2000  # rows per transaction
 # A waiting request sleeps until a committer has taken its rows; this timeout is only a safety
 # net (waking every millisecond to poll cost the waiting threads more CPU than the decisions).
 SAFETY_WAIT = 0.05
-# The append goes straight to the driver, so its errors arrive unwrapped.
-STORE_ERRORS = (SQLAlchemyError, psycopg.Error, sqlite3.Error)
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -49,6 +47,10 @@ class AuditWriter:
         self._durable_call = False
         self._helper: ThreadPoolExecutor | None = None
         self._helper_pid = 0
+        # For /healthz: when the last append succeeded and failed (monotonic), and why.
+        self.last_success: float | None = None
+        self.last_failure: float | None = None
+        self.last_error: str | None = None
 
     def write(self, engine: Engine, rows: list[dict]) -> None:
         """Return once ``rows`` are committed; raise the store's error if they could not be."""
@@ -93,12 +95,20 @@ class AuditWriter:
                 return
             try:
                 self._commit(engine, [row for item in batch for row in item.rows])
-            except STORE_ERRORS as exc:
+                self.last_success = time.monotonic()
+            except BaseException as exc:
+                # Whatever went wrong, nothing of this batch may stay half-written or hold the
+                # store: roll back, drop the connection, and let the next batch start afresh.
                 self._discard_connection()
+                self.last_failure, self.last_error = time.monotonic(), _describe(exc)
                 for item in batch:
                     item.error = exc
-            for item in batch:
-                item.done.set()
+                log.error("audit append failed: %s", self.last_error)
+                if not isinstance(exc, Exception):  # KeyboardInterrupt, SystemExit: go on up
+                    raise
+            finally:  # every waiting request is answered, whatever happened
+                for item in batch:
+                    item.done.set()
 
     def _commit(self, engine: Engine, rows: list[dict]) -> None:
         """Append and commit ``rows`` on the writer's own connection."""
@@ -134,11 +144,25 @@ class AuditWriter:
             dbapi.execute(f"PRAGMA wal_autocheckpoint = {WRITER_AUTOCHECKPOINT}")
         dbapi.commit()  # end any transaction the driver began
 
+    @property
+    def healthy(self) -> bool:
+        """False while the last append failed and none has succeeded since."""
+        return self.last_failure is None or (self.last_success or 0) > self.last_failure
+
     def _discard_connection(self) -> None:
-        if self._connection is not None:
-            try:
-                self._connection.invalidate()
-                self._connection.close()
-            except STORE_ERRORS:
-                pass
-        self._connection = None
+        connection, self._connection = self._connection, None
+        if connection is None:
+            return
+        try:
+            connection.connection.dbapi_connection.rollback()
+        except Exception:  # noqa: BLE001 - closing it below rolls back too
+            pass
+        try:
+            connection.invalidate()
+            connection.close()
+        except Exception:  # noqa: BLE001 - the connection is gone either way
+            log.debug("closing the audit connection failed", exc_info=True)
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"[:300]

@@ -166,17 +166,57 @@ def audit_group() -> None:
 
 
 @audit_group.command("verify")
+@click.option("--checkpoint", "checkpoint_file", type=click.Path(dir_okay=False, exists=True),
+              help="A file written by `audit checkpoint`: the chain must still reach it.")
 @with_appcontext
-def audit_verify() -> None:
+def audit_verify(checkpoint_file: str | None) -> None:
     """Check the hash chain; exit 1 naming every edited, deleted or reordered row."""
     upgrade_database()
-    count, problems = audit.verify(state().session)
+    key = state().audit_key
+    result = audit.verify(state().session, key)
+    problems = list(result.problems)
+    if checkpoint_file:
+        problems += audit.check_checkpoint(state().session, _read_checkpoint(checkpoint_file),
+                                           key)
     if problems:
         for problem in problems:
             click.echo(f"TAMPERED {problem}", err=True)
         raise click.ClickException(f"audit chain broken: {len(problems)} problem(s) "
-                                   f"in {count} rows")
-    click.echo(f"Audit chain intact: {count} event(s) verified.")
+                                   f"in {result.rows} rows")
+    click.echo(f"Audit chain intact: {result.rows} event(s) verified.")
+    if result.keyed_from is None:
+        click.echo("Warning: the chain is not keyed (GOVERNANCE_AUDIT_KEY unset when it was "
+                   "written): someone able to write the database could re-chain it.", err=True)
+    elif result.keyed_from > 1:
+        click.echo(f"Rows 1-{result.keyed_from - 1} predate the key (plain SHA-256 links).")
+    if checkpoint_file:
+        click.echo(f"The chain still reaches the checkpoint ({checkpoint_file}).")
+
+
+def _read_checkpoint(path: str) -> object:
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, ValueError) as exc:
+        raise click.ClickException(f"cannot read checkpoint {path}: {exc}") from None
+
+
+@audit_group.command("checkpoint")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
+              help="Where to write the checkpoint (keep it outside the database).")
+@with_appcontext
+def audit_checkpoint(output: str) -> None:
+    """Write the chain's current head, signed with GOVERNANCE_AUDIT_KEY, after verifying it."""
+    upgrade_database()
+    key = state().audit_key
+    result = audit.verify(state().session, key)
+    if result.problems:
+        for problem in result.problems:
+            click.echo(f"TAMPERED {problem}", err=True)
+        raise click.ClickException("audit chain broken: no checkpoint written")
+    document = audit.checkpoint(result, key, state().clock())
+    Path(output).write_text(json.dumps(document, indent=2) + "\n")
+    click.echo(f"Checkpoint of row {document['seq']} written to {output}"
+               + ("" if key else " (unsigned: GOVERNANCE_AUDIT_KEY is not set)") + ".")
 
 
 @governance_cli.group("reviews")

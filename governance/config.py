@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+from urllib.parse import urlsplit
 
 DEFAULTS: dict[str, object] = {
     # SQLAlchemy URL; default is a SQLite file in the instance folder (set in create_app).
@@ -36,7 +37,28 @@ DEFAULTS: dict[str, object] = {
     "GOVERNANCE_SMTP_PASSWORD": None,
     "GOVERNANCE_SMTP_FROM": "need-to-know@localhost",
     "GOVERNANCE_SMTP_STARTTLS": "true",
+    # The public URL: AuthZEN metadata and links are built from it, never from a request's Host.
+    "GOVERNANCE_BASE_URL": "http://127.0.0.1:5000",
+    # Host names our paths answer (comma separated); default: the base URL's host, localhost,
+    # 127.0.0.1 and ::1. Any other Host header is a 400.
+    "GOVERNANCE_ALLOWED_HOSTS": None,
+    # Strict-Transport-Security max-age in seconds; 0 sends none (set it once served over HTTPS).
+    "GOVERNANCE_HSTS_SECONDS": 0,
+    # Request bodies: at most this many bytes (413 beyond), the AuthZEN batch its own.
+    "GOVERNANCE_MAX_BODY_BYTES": 1 << 20,
+    "GOVERNANCE_MAX_BATCH_BODY_BYTES": 16 << 20,
+    # JSON bodies nested deeper than this are a 400.
+    "GOVERNANCE_MAX_JSON_DEPTH": 32,
+    # A request not decided within this many milliseconds is a 503 (never an allow).
+    "GOVERNANCE_DECISION_TIMEOUT_MS": 2000,
+    # Keys the audit chain (HMAC-SHA256); held outside the database. Without it the chain is
+    # plain SHA-256 and anyone who can write the database could re-chain it unnoticed.
+    "GOVERNANCE_AUDIT_KEY": None,
 }
+
+# Set by create_app: the standalone service owns every path (JSON errors and security headers
+# everywhere); mounted in a host app, only our own paths are ours.
+STANDALONE = "GOVERNANCE_STANDALONE"
 
 AUDIT_DURABILITY = ("fsync", "commit")
 
@@ -52,7 +74,7 @@ def from_environment() -> dict[str, object]:
             if isinstance(DEFAULTS[key], bool):
                 value = flag(key, os.environ[key])
             elif isinstance(DEFAULTS[key], int):
-                value = int(value)  # type: ignore[arg-type]
+                value = integer(key, os.environ[key])
             found[key] = value
     return found
 
@@ -65,3 +87,39 @@ def flag(key: str, text: str) -> bool:
     if value in ("0", "false", "no", "off"):
         return False
     raise RuntimeError(f"{key} must be true or false, not {text!r}")
+
+
+def integer(key: str, text: str) -> int:
+    """A whole-number environment variable; anything else is a configuration error."""
+    try:
+        value = int(text.strip())
+    except ValueError:
+        raise RuntimeError(f"{key} must be a whole number, not {text!r}") from None
+    if value < 0:
+        raise RuntimeError(f"{key} must not be negative, not {value}")
+    return value
+
+
+def allowed_hosts(config: dict) -> frozenset[str]:
+    """The host names (lower case, without port) that our paths answer."""
+    listed = config.get("GOVERNANCE_ALLOWED_HOSTS")
+    if listed:
+        return frozenset(h.strip().lower() for h in str(listed).split(",") if h.strip())
+    base = urlsplit(str(config["GOVERNANCE_BASE_URL"])).hostname or ""
+    return frozenset({base.lower(), "localhost", "127.0.0.1", "::1"} - {""})
+
+
+def host_name(host_header: str) -> str:
+    """``Host`` without its port, lower case (``[::1]:5000`` -> ``::1``)."""
+    host = host_header.strip().lower()
+    if host.startswith("["):
+        return host[1:].partition("]")[0]
+    return host.rpartition(":")[0] if host.count(":") == 1 else host
+
+
+def check_base_url(url: object) -> None:
+    """GOVERNANCE_BASE_URL must be an absolute http(s) URL; a configuration error otherwise."""
+    parts = urlsplit(str(url))
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise RuntimeError(f"GOVERNANCE_BASE_URL must be an absolute http(s) URL such as "
+                           f"https://governance.example.org, not {url!r}")

@@ -1,6 +1,7 @@
 """Decide a request and write its audit row; nothing is answered unless the row commits."""
 from __future__ import annotations
 
+import time
 from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import datetime
@@ -9,7 +10,6 @@ from typing import TYPE_CHECKING
 from sqlalchemy.engine import Engine
 
 from governance import audit
-from governance.audit_writer import STORE_ERRORS
 from governance.ids import new_id
 from governance.policy.pipeline import Outcome, decide
 from governance.policy.request import DecisionRequest
@@ -21,6 +21,10 @@ if TYPE_CHECKING:
 
 class StoreUnavailable(RuntimeError):
     """The store (or the audit trail) could not be read or written: fail closed."""
+
+
+class DecisionTimeout(RuntimeError):
+    """The request could not be decided within GOVERNANCE_DECISION_TIMEOUT_MS: fail closed."""
 
 
 @dataclass
@@ -36,10 +40,14 @@ class RecordedDecision:
 
 
 def decide_unrecorded(snapshot: Snapshot, request: DecisionRequest, now: datetime, *,
-                      caller: str, via: str) -> tuple[RecordedDecision, dict]:
+                      caller: str, via: str, deadline: float | None = None
+                      ) -> tuple[RecordedDecision, dict]:
     """Decide and prepare the audit row; the decision must not be answered before
-    a Recorder has committed that row. RequestError (bad input) propagates and writes nothing."""
+    a Recorder has committed that row. RequestError (bad input) propagates and writes nothing;
+    so does DecisionTimeout once ``time.monotonic()`` passes ``deadline``."""
     outcome = decide(snapshot, request, now)
+    if deadline is not None and time.monotonic() > deadline:
+        raise DecisionTimeout("the request could not be decided in time; nothing was allowed")
     decision = RecordedDecision(new_id("dec"), outcome)
     payload = {"request": request.as_dict(), **decision.as_dict(), "basis": outcome.basis,
                "caller": caller, "via": via}
@@ -54,7 +62,8 @@ def decide_recorded(governance: GovernanceState, snapshot: Snapshot,
     """Decide ``requests`` and return once their audit rows are committed."""
     recorder = Recorder(governance)
     for request in requests:
-        recorder.add(decide_unrecorded(snapshot, request, recorder.now, caller=caller, via=via))
+        recorder.add(decide_unrecorded(snapshot, request, recorder.now, caller=caller, via=via,
+                                       deadline=recorder.deadline))
     return recorder.commit()
 
 
@@ -71,6 +80,8 @@ class Recorder:
 
     def __init__(self, governance: GovernanceState) -> None:
         self.governance, self.now = governance, governance.clock()
+        self.deadline = (time.monotonic()
+                         + int(governance.config["GOVERNANCE_DECISION_TIMEOUT_MS"]) / 1000)
         self.decided: list[RecordedDecision] = []
         self._rows: list[dict] = []  # not yet handed to the writer
         self._started: list[Future] = []
@@ -94,15 +105,13 @@ class Recorder:
         if self._rows:
             try:
                 self.governance.writer.write(self.engine, self._rows)
-            except STORE_ERRORS as exc:
+            except Exception as exc:  # noqa: BLE001 - any failure to append fails closed
                 failure = exc
         for started in self._started:  # every one, even after a failure: none left running
             failure = failure or started.exception()
-        if isinstance(failure, STORE_ERRORS):
+        if failure is not None:
             raise StoreUnavailable("the decision could not be written to the audit trail"
                                    ) from failure
-        if failure is not None:
-            raise failure
         self.governance.usage.note(self.engine, (d.outcome.basis for d in self.decided),
                                    self.now)
         return self.decided

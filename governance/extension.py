@@ -10,9 +10,10 @@ from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import event
 from sqlalchemy.exc import SQLAlchemyError
 
+from governance.audit import ChainKey, key_connections
 from governance.audit_writer import AuditWriter
 from governance.clock import utcnow
-from governance.config import AUDIT_DURABILITY, DEFAULTS
+from governance.config import AUDIT_DURABILITY, DEFAULTS, allowed_hosts, check_base_url
 from governance.decisions import StoreUnavailable
 from governance.notify import notifier_from_config
 from governance.policy.engine import PolicyEngine
@@ -34,6 +35,8 @@ class GovernanceState:
     usage: UsageTracker = field(default_factory=UsageTracker)
     config: dict = field(default_factory=dict)
     clock: Callable[[], datetime] = utcnow
+    allowed_hosts: frozenset[str] = frozenset()
+    audit_key: ChainKey | None = None
 
     @property
     def session(self):
@@ -70,11 +73,15 @@ class Governance:
         if durability not in AUDIT_DURABILITY:
             raise RuntimeError(f"GOVERNANCE_AUDIT_DURABILITY must be one of "
                                f"{', '.join(AUDIT_DURABILITY)}, not {durability!r}")
+        check_base_url(app.config["GOVERNANCE_BASE_URL"])
         login_manager = login_manager or self.login_manager or getattr(app, "login_manager", None)
         governance_state = GovernanceState(db=db, login_manager=login_manager,
                                            writer=AuditWriter(durability),
                                            notifier=notifier_from_config(app.config),
-                                           config=app.config)
+                                           config=app.config,
+                                           allowed_hosts=allowed_hosts(app.config),
+                                           audit_key=ChainKey.from_text(
+                                               app.config["GOVERNANCE_AUDIT_KEY"]))
         app.extensions[EXTENSION_KEY] = governance_state
         _track_revisions(db, governance_state.engine)
 
@@ -91,6 +98,10 @@ class Governance:
         register_migrations(app, db)
         with app.app_context():
             _tune_sqlite(db)
+            key_connections(db.engine, governance_state.audit_key)
+        if governance_state.audit_key is None:
+            app.logger.warning("GOVERNANCE_AUDIT_KEY is not set: the audit chain is not keyed, "
+                               "so someone able to write the database could re-chain it")
 
 
 def state(app: Flask | None = None) -> GovernanceState:

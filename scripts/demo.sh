@@ -4,6 +4,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 export GOVERNANCE_DATABASE_URL=${GOVERNANCE_DATABASE_URL:-sqlite:///$PWD/instance/demo.sqlite}
+export GOVERNANCE_BASE_URL=${GOVERNANCE_BASE_URL:-http://127.0.0.1:${PORT:-5000}}
 mkdir -p instance
 flask() { .venv/bin/flask --app wsgi "$@"; }
 flask governance demo

@@ -100,7 +100,9 @@ def make_app(request, tmp_path, sqlite_template):
 
 
 def reset_postgres(session) -> None:
-    """Empty every table and put back what the initial migration seeds."""
+    """Empty every table and put back what the initial migration seeds (with the audit
+    tables' guards, which refuse TRUNCATE, switched off for this session only)."""
+    session.execute(text("SET session_replication_role = replica"))
     tables = session.execute(text(
         "SELECT tablename FROM pg_tables WHERE schemaname='public' "
         "AND tablename <> 'governance_alembic_version'")).scalars().all()
@@ -114,6 +116,7 @@ def reset_postgres(session) -> None:
         session.execute(text(
             "INSERT INTO purpose (id, basis, builtin, source, created_at) "
             "VALUES (:p, :p, true, 'builtin', now())"), {"p": purpose})
+    session.execute(text("SET session_replication_role = origin"))
     session.commit()
 
 

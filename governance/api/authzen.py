@@ -6,7 +6,7 @@ resource.id = participant, resource.properties.fields/.program, context.purpose/
 """
 from __future__ import annotations
 
-from flask import Blueprint, current_app, g, jsonify, request
+from flask import Blueprint, current_app, g, jsonify
 
 from governance import jsontext
 from governance.api.http import ApiError, json_object, require_key
@@ -18,13 +18,14 @@ bp = Blueprint("governance_authzen", __name__)
 
 RESOURCE_TYPE = "participant_record"
 CONTEXT_MEMBERS = ("purpose", "recipient", "bundle", "justification", "escalation")
+PROPERTY_MEMBERS = ("program", "fields")
 SEMANTICS = ("execute_all", "deny_on_first_deny", "permit_on_first_permit")
 TUPLE = ("subject", "action", "resource", "context")
 
 
 @bp.get("/.well-known/authzen-configuration")
 def configuration():
-    base = request.host_url.rstrip("/")
+    base = current_app.config["GOVERNANCE_BASE_URL"].rstrip("/")  # never the request's Host
     return jsonify({
         "policy_decision_point": base,
         "access_evaluation_endpoint": f"{base}/access/v1/evaluation",
@@ -81,7 +82,8 @@ def _decide(recorder: Recorder, decision_request: DecisionRequest) -> RecordedDe
     """Decide and hand the audit row to ``recorder``; nothing is answered before it commits."""
     try:
         decided = decide_unrecorded(g.governance_snapshot, decision_request, recorder.now,
-                                    caller=g.governance_key, via="authzen")
+                                    caller=g.governance_key, via="authzen",
+                                    deadline=recorder.deadline)
     except RequestError as exc:
         raise _renamed(exc) from None
     recorder.add(decided)
@@ -131,6 +133,13 @@ def to_decision_request(body: dict) -> DecisionRequest:
     if not isinstance(properties, dict):
         errors["resource.properties"] = "must be an object"
         properties = {}
+    # The mapping reads these members: a misspelt one (``bundel``) would silently widen a
+    # disclosure, so it is refused as /api/v1/decisions refuses it.
+    for name, members, known in (("context", context, CONTEXT_MEMBERS),
+                                 ("resource.properties", properties, PROPERTY_MEMBERS)):
+        for member in members:
+            if member not in known:
+                errors[f"{name}.{str(member)[:200]}"] = "unknown member"
     if errors:
         raise RequestError(errors)
     data = {"subject": subject["id"], "action": action["name"], "participant": resource["id"],

@@ -25,7 +25,13 @@ from flask import Flask
 
 from governance import jsontext
 from governance.api.authzen import answer_of, to_decision_request
-from governance.api.http import SECURITY_HEADERS, bearer_token, echoed_request_id
+from governance.api.http import (
+    bearer_token,
+    body_limit,
+    echoed_request_id,
+    host_allowed,
+    security_headers,
+)
 from governance.decisions import RecordedDecision, decide_recorded
 from governance.extension import state
 from governance.operations.api_keys import authenticate
@@ -36,7 +42,6 @@ ROUTES = {
     "/api/v1/decisions": (parse_decision_request, "decisions", RecordedDecision.as_dict),
     "/access/v1/evaluation": (to_decision_request, "authzen", answer_of),
 }
-MAX_BODY = 1 << 20  # larger bodies go to Flask (and its MAX_CONTENT_LENGTH, if the app sets one)
 log = logging.getLogger(__name__)
 
 
@@ -45,13 +50,17 @@ class DirectDecisions:
 
     def __init__(self, app: Flask, wrapped: Callable) -> None:
         self.app, self.wrapped = app, wrapped
-        self.headers = [("Content-Type", "application/json"), *SECURITY_HEADERS.items()]
+        self.headers = [("Content-Type", "application/json"),
+                        *security_headers(app.config).items()]
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         route = ROUTES.get(environ.get("PATH_INFO", ""))
         if route is None or environ.get("REQUEST_METHOD") != "POST":
             return self.wrapped(environ, start_response)
-        body = _read_body(environ)
+        governance = state(self.app)
+        if not host_allowed(governance.allowed_hosts, environ.get("HTTP_HOST")):
+            return self.wrapped(environ, start_response)  # Flask names the refusal
+        body = _read_body(environ, body_limit(self.app.config, environ["PATH_INFO"]))
         if body is None:
             return self.wrapped(environ, start_response)
         with self.app.app_context():
@@ -79,7 +88,8 @@ class DirectDecisions:
             key = authenticate(snapshot.api_keys, token)
             if key is None or "decide" not in key.scopes:
                 return None
-            request = to_request(jsontext.loads(body))
+            request = to_request(jsontext.loads(body,
+                                                self.app.config["GOVERNANCE_MAX_JSON_DEPTH"]))
             [decision] = decide_recorded(governance, snapshot, [request], caller=key.name,
                                          via=via)
         except Exception:  # noqa: BLE001 - Flask gives the error (or succeeds on its attempt)
@@ -88,12 +98,13 @@ class DirectDecisions:
         return jsontext.dumps(shape(decision))
 
 
-def _read_body(environ: dict) -> bytes | None:
-    """The request body, or None when it has no usable length or is too large to take here."""
+def _read_body(environ: dict, limit: int) -> bytes | None:
+    """The request body, or None when it has no usable length or is over the limit (Flask
+    then answers, with a 413 for the latter)."""
     try:
         length = int(environ.get("CONTENT_LENGTH") or "")
     except ValueError:
         return None
-    if not 0 < length <= MAX_BODY:
+    if not 0 < length <= limit:
         return None
     return environ["wsgi.input"].read(length)

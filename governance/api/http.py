@@ -4,18 +4,21 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import wraps
 
-from flask import Flask, g, jsonify, request
+from flask import Flask, current_app, g, jsonify, request
 from sqlalchemy.exc import SQLAlchemyError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from governance import jsontext
-from governance.decisions import StoreUnavailable
+from governance.config import STANDALONE, host_name
+from governance.decisions import DecisionTimeout, StoreUnavailable
 from governance.extension import state
 from governance.operations.api_keys import authenticate
 from governance.operations.errors import OperationError
 from governance.policy.request import RequestError
 
 API_PREFIXES = ("/api/v1", "/access/v1", "/.well-known/authzen-configuration", "/healthz")
+# Bulk endpoints and the body limit (config key) each one names.
+BODY_LIMITS = {"/access/v1/evaluations": "GOVERNANCE_MAX_BATCH_BODY_BYTES"}
 
 
 class ApiError(Exception):
@@ -33,12 +36,15 @@ def json_body() -> object:
     """The parsed JSON body, or a 400 naming what is wrong with it."""
     if not request.is_json:
         raise ApiError(400, "bad_content_type", "Content-Type must be application/json")
+    body = request.get_data()
+    if not body.strip():
+        raise ApiError(400, "malformed_json", "the body is empty")
     try:
-        data = jsontext.loads(request.get_data())
-    except ValueError:
-        data = None
+        data = jsontext.loads(body, current_app.config["GOVERNANCE_MAX_JSON_DEPTH"])
+    except jsontext.JsonError as exc:
+        raise ApiError(400, "malformed_json", str(exc)) from None
     if data is None:
-        raise ApiError(400, "malformed_json", "the body is empty, null or not valid JSON")
+        raise ApiError(400, "malformed_json", "the body is null")
     return data
 
 
@@ -90,8 +96,26 @@ def is_api_path(path: str) -> bool:
     return path.startswith(API_PREFIXES)
 
 
+def body_limit(config: dict, path: str) -> int:
+    """The largest body ``path`` accepts, in bytes."""
+    return int(config[BODY_LIMITS.get(path, "GOVERNANCE_MAX_BODY_BYTES")])
+
+
+def host_allowed(allowed: frozenset[str], host_header: str | None) -> bool:
+    return host_name(host_header or "") in allowed
+
+
+def security_headers(config: dict) -> dict[str, str]:
+    """The headers every answer of ours carries (HSTS only when configured)."""
+    headers = dict(SECURITY_HEADERS)
+    if int(config.get("GOVERNANCE_HSTS_SECONDS") or 0) > 0:
+        headers["Strict-Transport-Security"] = (
+            f"max-age={int(config['GOVERNANCE_HSTS_SECONDS'])}; includeSubDomains")
+    return headers
+
+
 def _ours() -> bool:
-    return is_api_path(request.path)
+    return current_app.config.get(STANDALONE, False) or is_api_path(request.path)
 
 
 class _NoSessionOnApiPaths:
@@ -118,6 +142,16 @@ class _NoSessionOnApiPaths:
 def install(app: Flask) -> None:
     """Error handlers and headers, applied only to our paths (a host app keeps its own)."""
     app.session_interface = _NoSessionOnApiPaths(app.session_interface)
+    headers = security_headers(app.config)
+
+    @app.before_request
+    def _limits():
+        if not _ours():
+            return
+        if not host_allowed(state().allowed_hosts, request.headers.get("Host")):
+            raise ApiError(400, "host_not_allowed",
+                           "this Host is not served here (GOVERNANCE_ALLOWED_HOSTS)")
+        request.max_content_length = body_limit(app.config, request.path)
 
     @app.errorhandler(ApiError)
     def _api_error(exc: ApiError):
@@ -137,6 +171,19 @@ def install(app: Flask) -> None:
     @app.errorhandler(StoreUnavailable)
     def _unavailable(exc: StoreUnavailable):
         return error_response(503, "store_unavailable", str(exc))
+
+    @app.errorhandler(DecisionTimeout)
+    def _timeout(exc: DecisionTimeout):
+        return error_response(503, "decision_timeout", str(exc))
+
+    @app.errorhandler(RequestEntityTooLarge)
+    def _too_large(exc: RequestEntityTooLarge):
+        if not _ours():
+            return exc
+        limit = body_limit(app.config, request.path)
+        return error_response(413, "body_too_large",
+                              f"the body is larger than this endpoint's limit of {limit} bytes",
+                              {"limit_bytes": limit})
 
     @app.errorhandler(SQLAlchemyError)
     def _store_error(exc: SQLAlchemyError):
@@ -163,12 +210,16 @@ def install(app: Flask) -> None:
         if isinstance(exc, HTTPException) or not _ours():
             raise exc
         app.logger.exception("unexpected error")
+        try:  # whatever the view left in its transaction must not hold the store
+            state().session.rollback()
+        except Exception:  # noqa: BLE001 - the answer below is what matters now
+            app.logger.exception("rollback after an unexpected error failed")
         return error_response(500, "internal_error", "unexpected error; nothing was allowed")
 
     @app.after_request
     def _headers(response):
         if _ours():
-            for name, value in SECURITY_HEADERS.items():
+            for name, value in headers.items():
                 if name not in response.headers:  # a view may loosen CSP for a printable page
                     response.headers[name] = value
             request_id = echoed_request_id(request.headers.get("X-Request-ID"))

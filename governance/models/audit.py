@@ -10,8 +10,8 @@ from governance.db import Base
 
 
 class AuditEvent(Base):
-    """One decision or change. ``hash`` = sha256(prev_hash + canonical row), so any edit,
-    deletion or reordering breaks the chain at a row ``audit verify`` can name."""
+    """One decision or change. ``hash`` links it to ``prev_hash`` (``governance.audit.link``),
+    so any edit, deletion or reordering breaks the chain at a row ``audit verify`` can name."""
 
     __tablename__ = "audit_event"
     __table_args__ = (
@@ -24,9 +24,9 @@ class AuditEvent(Base):
                                      primary_key=True, autoincrement=False)
     at: Mapped[datetime]
     kind: Mapped[str] = mapped_column(String(40))
-    actor: Mapped[str | None] = mapped_column(String(128))
-    subject: Mapped[str | None] = mapped_column(String(128))
-    participant: Mapped[str | None] = mapped_column(String(128))
+    actor: Mapped[str | None] = mapped_column(String(200))
+    subject: Mapped[str | None] = mapped_column(String(200))
+    participant: Mapped[str | None] = mapped_column(String(200))
     ref: Mapped[str | None] = mapped_column(String(64))
     payload: Mapped[str] = mapped_column(Text)
     prev_hash: Mapped[str] = mapped_column(String(64))
@@ -35,9 +35,12 @@ class AuditEvent(Base):
 
 class AuditHead(Base):
     """The chain's tip (one row). Writers lock it, so rows are appended strictly in order and a
-    truncated tail is detected too."""
+    truncated tail is detected too. ``key_id`` fingerprints the key of a keyed chain, whose
+    rows from ``keyed_from`` on are linked with HMAC."""
 
     __tablename__ = "audit_head"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), default=0)
     hash: Mapped[str] = mapped_column(String(64))
+    key_id: Mapped[str | None] = mapped_column(String(32))
+    keyed_from: Mapped[int | None] = mapped_column(BigInteger().with_variant(Integer, "sqlite"))

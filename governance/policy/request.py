@@ -2,14 +2,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 
+from governance.bounded_cache import BoundedCache
 from governance.policy import patterns
 from governance.policy.vocabulary import ACTIONS
 
 MAX_FIELDS = 2000
 CACHED_FIELD_LISTS_UP_TO = 100
 TEXT_MEMBERS = ("purpose", "recipient", "bundle", "justification", "escalation")
+MAX_TEXT_LENGTH = 4000  # free text (justification); every other member is an id
 KNOWN_MEMBERS = frozenset({"subject", "action", "participant", "program", "fields", *TEXT_MEMBERS})
 
 
@@ -53,7 +54,7 @@ def parse_decision_request(data: object, *, extra: frozenset[str] = frozenset()
     errors: dict[str, str] = {}
     for key in data:
         if key not in KNOWN_MEMBERS and key not in extra:
-            errors[str(key)] = "unknown member"
+            errors[str(key)[:patterns.MAX_ID_LENGTH]] = "unknown member"
     required = {k: _text(data, k, errors, required=True)
                 for k in ("subject", "action", "participant", "program")}
     optional = {k: _text(data, k, errors, required=False) for k in TEXT_MEMBERS}
@@ -77,8 +78,9 @@ def _text(data: dict, key: str, errors: dict[str, str], *, required: bool) -> st
     if not isinstance(value, str) or not value.strip():
         errors[key] = "must be a non-empty string"
         return None
-    if len(value) > 4000:
-        errors[key] = "too long (at most 4000 characters)"
+    limit = MAX_TEXT_LENGTH if key == "justification" else patterns.MAX_ID_LENGTH
+    if len(value) > limit:
+        errors[key] = f"too long (at most {limit} characters)"
         return None
     return value
 
@@ -96,14 +98,19 @@ def _fields(value: object, errors: dict[str, str]) -> tuple[str, ...]:
         errors["fields"] = f"too many fields (at most {MAX_FIELDS})"
         return ()
     items = tuple(value)
-    try:  # lists of up to CACHED_FIELD_LISTS_UP_TO items are looked up (a bound on the cache)
-        checked = (_checked_fields if len(items) <= CACHED_FIELD_LISTS_UP_TO
-                   else _fields_without_repeats)(items)
+    try:  # lists of up to CACHED_FIELD_LISTS_UP_TO items are looked up
+        checked = (_checked_fields.get(items, lambda: _fields_without_repeats(items))
+                   if len(items) <= CACHED_FIELD_LISTS_UP_TO else _fields_without_repeats(items))
     except TypeError:  # an item that is a list or an object cannot be a cache key
         checked = None
     if checked is None:  # name every bad item
         for i, item in enumerate(value):
-            if not isinstance(item, str) or not patterns.is_pattern(item):
+            if not isinstance(item, str):
+                errors[f"fields[{i}]"] = "must be a string (a field id or pattern)"
+            elif len(item) > patterns.MAX_ID_LENGTH:
+                errors[f"fields[{i}]"] = (f"too long (at most {patterns.MAX_ID_LENGTH} "
+                                          "characters)")
+            elif not patterns.is_pattern(item):
                 errors[f"fields[{i}]"] = f"not a field id or pattern: {item!r}"
         return ()
     return checked if not errors else ()
@@ -116,5 +123,6 @@ def _fields_without_repeats(items: tuple) -> tuple[str, ...] | None:
     return None
 
 
-# Callers send the same few field lists again and again.
-_checked_fields = lru_cache(maxsize=4096)(_fields_without_repeats)
+# Callers send the same few field lists again and again; bounded in bytes, as callers
+# choose the keys.
+_checked_fields = BoundedCache(4 << 20)

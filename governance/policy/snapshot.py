@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from governance.bounded_cache import BoundedCache
 from governance.policy import patterns
 
 
@@ -120,13 +121,10 @@ class Snapshot:
     escalations: dict[tuple[str, str], list[EscalationInfo]]
     escalation_ids: frozenset[str]
     api_keys: dict[str, KeyInfo]  # prefix -> live key
-    _expanded: dict = field(default_factory=dict, repr=False)
+    # Bounded in bytes: callers choose the keys.
+    _expanded: BoundedCache = field(default_factory=lambda: BoundedCache(8 << 20), repr=False)
 
     def expand(self, requested: tuple[str, ...]) -> tuple[list[str], list[str]]:
         """Field ids the requested ids/patterns name, and those naming no catalogued field."""
-        hit = self._expanded.get(requested)
-        if hit is None:
-            hit = patterns.expand(requested, self.field_ids)
-            if len(self._expanded) < 10_000:  # bounded: callers control the keys
-                self._expanded[requested] = hit
-        return hit
+        return self._expanded.get(requested,
+                                  lambda: patterns.expand(requested, self.field_ids))

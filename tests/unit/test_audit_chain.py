@@ -71,7 +71,8 @@ def test_audit_filters(api):
 def test_intact_chain_verifies(api, org_app):
     for _ in range(3):
         api.post("/api/v1/decisions", json=REQUEST)
-    count, problems = verify(org_app)
+    result = verify(org_app)
+    count, problems = result.rows, result.problems
     assert count >= 5 and problems == []
 
 
@@ -98,7 +99,7 @@ def test_tampering_is_detected_and_located(api, org_app, backend, tamper, seq, w
     lift_guard(org_app, backend)
     sql(org_app, tamper)
     restore_guard(org_app, backend)
-    _, problems = verify(org_app)
+    problems = verify(org_app).problems
     assert problems, "tampering went unnoticed"
     assert problems[0].seq == seq and what in problems[0].what
 
@@ -111,7 +112,7 @@ def test_reordered_rows_are_detected(api, org_app, backend):
     sql(org_app, "UPDATE audit_event SET seq = 3 WHERE seq = 4")
     sql(org_app, "UPDATE audit_event SET seq = 4 WHERE seq = 100")
     restore_guard(org_app, backend)
-    _, problems = verify(org_app)
+    problems = verify(org_app).problems
     assert [p.seq for p in problems][:1] == [3]
 
 
@@ -125,7 +126,7 @@ def test_no_audit_row_means_no_decision(api, org_app):
     finally:
         sql(org_app, "ALTER TABLE audit_event_gone RENAME TO audit_event")
     assert api.post("/api/v1/decisions", json=REQUEST).status_code == 200
-    assert verify(org_app)[1] == []
+    assert verify(org_app).problems == []
 
 
 @pytest.mark.parametrize("durability", ["commit", "fsync"])
@@ -140,7 +141,7 @@ def test_concurrent_writers_share_commits_and_keep_the_chain(org_app, durability
     writer, engine = AuditWriter(durability), None
     with org_app.app_context():
         engine = state(org_app).db.engine
-        before = audit.verify(state(org_app).session)[0]
+        before = audit.verify(state(org_app).session).rows
     commits, seen_after_return, start = [], [], threading.Barrier(32)
     original = writer._commit
     writer._commit = lambda e, rows: (original(e, rows), commits.append(len(rows)))
@@ -162,7 +163,8 @@ def test_concurrent_writers_share_commits_and_keep_the_chain(org_app, durability
     assert not any(thread.is_alive() for thread in threads)
     assert seen_after_return == [1] * 32
     assert sum(commits) == 32 and len(commits) < 32
-    count, problems = verify(org_app)
+    result = verify(org_app)
+    count, problems = result.rows, result.problems
     assert problems == [] and count == before + 32
 
 
@@ -198,7 +200,7 @@ def test_sqlite_wal_is_checkpointed_off_the_request_path(make_app, tmp_path):
                             ).fetchone()[0] == 200
     writer.write(engine, [audit.new_row("test", {"n": "again"}, at=NOW)])
     assert writer.checkpointer._thread.is_alive()  # the next write starts it again
-    assert verify(app)[1] == []
+    assert verify(app).problems == []
 
 
 def test_sqlite_wal_restarts_instead_of_growing(make_app):
@@ -223,7 +225,7 @@ def test_sqlite_wal_restarts_instead_of_growing(make_app):
     with open(path + "-wal", "rb") as wal:
         restarts = int.from_bytes(wal.read(16)[12:16], "big")  # the header's checkpoint count
     assert restarts >= 2 and frames < 1.5 * WRITER_AUTOCHECKPOINT
-    assert verify(app)[1] == []
+    assert verify(app).problems == []
 
 
 def test_postgres_fsync_appends_are_flushed_each(make_app):
@@ -252,7 +254,7 @@ def test_postgres_fsync_appends_are_flushed_each(make_app):
     for n in range(1, 41):
         writer.write(engine, [audit.new_row("test", {"n": n}, at=NOW)])
     assert wal_syncs() - before >= 40  # the WAL writer alone would sync a few times at most
-    assert verify(app)[1] == []
+    assert verify(app).problems == []
 
 
 def test_postgres_payloads_are_compressed_with_lz4(make_app):
@@ -274,7 +276,7 @@ def test_postgres_payloads_are_compressed_with_lz4(make_app):
         method = connection.exec_driver_sql(
             "SELECT pg_column_compression(payload) FROM audit_event WHERE ref = 'big'").scalar()
     assert method == "lz4"
-    assert verify(app)[1] == []
+    assert verify(app).problems == []
 
 
 @pytest.mark.parametrize("text", [

@@ -20,10 +20,14 @@ def evaluation(subject="alice", action="view", participant="p-100", program="hou
     return body
 
 
-def test_metadata_names_the_pdp_and_every_endpoint(org_app):
-    body = org_app.test_client().get("/.well-known/authzen-configuration").json
+def test_metadata_names_the_pdp_and_every_endpoint(make_app, backend):
+    app = make_app(backend, GOVERNANCE_BASE_URL="https://pdp.example.org/")
+    client = app.test_client()
+    body = client.get("/.well-known/authzen-configuration").json
     base = body["policy_decision_point"]
-    assert base == "http://localhost"
+    assert base == "https://pdp.example.org"  # from the configuration, not the Host header
+    assert client.get("/.well-known/authzen-configuration",
+                      headers={"Host": "pdp.example.org"}).json == body
     assert body["access_evaluation_endpoint"] == base + "/access/v1/evaluation"
     assert body["access_evaluations_endpoint"] == base + "/access/v1/evaluations"
 
@@ -163,7 +167,7 @@ def test_batch_of_one_thousand_answers_in_order_once_every_row_is_committed(api,
     refs = decision_refs(org_app)
     assert sorted(refs) == sorted(r["context"]["decision_id"] for r in results)
     with org_app.app_context():
-        assert audit.verify(state(org_app).session)[1] == []
+        assert audit.verify(state(org_app).session).problems == []
 
 
 def test_batch_whose_rows_cannot_all_be_written_answers_nothing(api, org_app, backend):
@@ -184,7 +188,7 @@ def test_batch_whose_rows_cannot_all_be_written_answers_nothing(api, org_app, ba
         session = state(org_app).session
         session.execute(text(ACCEPT_AGAIN[backend]))
         session.commit()
-        assert audit.verify(session)[1] == []
+        assert audit.verify(session).problems == []
     assert api.post("/access/v1/evaluations", json=batch_of(10)).status_code == 200
 
 
