@@ -149,6 +149,11 @@ class AuditWriter:
         """False while the last append failed and none has succeeded since."""
         return self.last_failure is None or (self.last_success or 0) > self.last_failure
 
+    def failing_now(self, window: float = 10.0) -> bool:
+        """Unhealthy, and the failure is recent: decisions are likely failing right now. (An
+        old failure counts no more, so /healthz lets traffic back in to try again.)"""
+        return not self.healthy and time.monotonic() - (self.last_failure or 0) < window
+
     def _discard_connection(self) -> None:
         connection, self._connection = self._connection, None
         if connection is None:

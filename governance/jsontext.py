@@ -58,6 +58,8 @@ def loads(data: bytes, max_depth: int = MAX_DEPTH) -> object:
     try:
         value = orjson.loads(data)
     except orjson.JSONDecodeError as exc:
+        if "depth limit" in str(exc):
+            raise JsonError(f"nested deeper than {max_depth} levels") from None
         raise JsonError(f"not valid JSON: {exc}") from None
     if b"{" in data:
         try:

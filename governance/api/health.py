@@ -45,6 +45,8 @@ def healthz():
     writer = governance.writer
     checks["audit_writer"] = ("ok" if writer.healthy
                               else f"last append failed: {writer.last_error}")
+    if writer.failing_now():
+        ok = False
     checks["audit_key"] = ("set" if governance.audit_key is not None else
                            "not set: the chain is not keyed (GOVERNANCE_AUDIT_KEY)")
     listener = governance.engine.listener
