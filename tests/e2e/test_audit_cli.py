@@ -1,0 +1,74 @@
+"""From the outside: `audit checkpoint -o FILE` and `audit verify --checkpoint FILE` through the
+CLI, with and without GOVERNANCE_AUDIT_KEY, finding a shortened chain the database alone hides."""
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+
+import pytest
+
+from tests.e2e.test_cli_and_server import ROOT
+
+pytestmark = pytest.mark.e2e
+
+
+def cli(url: str, *args: str, key: str | None = None) -> subprocess.CompletedProcess:
+    env = {**os.environ, "GOVERNANCE_DATABASE_URL": url}
+    env.pop("GOVERNANCE_AUDIT_KEY", None)
+    if key:
+        env["GOVERNANCE_AUDIT_KEY"] = key
+    return subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", "governance", *args],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+
+
+def shorten(path, keep: int) -> None:
+    """Delete the tail and rewind the head, as someone with write access to the file could."""
+    db = sqlite3.connect(path)
+    for trigger in ("audit_event_no_delete", "audit_head_no_rewind"):
+        db.execute(f"DROP TRIGGER {trigger}")
+    db.execute("DELETE FROM audit_event WHERE seq > ?", (keep,))
+    last = db.execute("SELECT hash FROM audit_event WHERE seq = ?", (keep,)).fetchone()[0]
+    db.execute("UPDATE audit_head SET seq = ?, hash = ?", (keep, last))
+    db.commit()
+    db.close()
+
+
+@pytest.mark.parametrize("key", ["a-key-kept-in-the-vault", None])
+def test_checkpoint_then_truncation_is_found_from_the_command_line(tmp_path, key):
+    path = tmp_path / "audit.sqlite"
+    url = f"sqlite:///{path}"
+    assert cli(url, "demo", key=key).returncode == 0
+    for name in ("first", "second"):  # rows 2 and 3
+        assert cli(url, "api-key", "create", name, key=key).returncode == 0
+    checkpoint = tmp_path / "head.json"
+    written = cli(url, "audit", "checkpoint", "-o", str(checkpoint), key=key)
+    assert written.returncode == 0, written.stderr
+    document = json.loads(checkpoint.read_text())
+    assert document["seq"] == 3
+    assert ("signature" in document) == (key is not None)
+    assert ("unsigned" in written.stdout) == (key is None)
+    if key:
+        assert key not in checkpoint.read_text() and key not in written.stdout + written.stderr
+    intact = cli(url, "audit", "verify", "--checkpoint", str(checkpoint), key=key)
+    assert intact.returncode == 0, intact.stderr
+    assert "still reaches the checkpoint" in intact.stdout
+    assert ("not keyed" in intact.stderr) == (key is None)
+
+    shorten(path, keep=document["seq"] - 2)
+    assert cli(url, "audit", "verify", key=key).returncode == 0  # consistent in itself...
+    broken = cli(url, "audit", "verify", "--checkpoint", str(checkpoint), key=key)
+    assert broken.returncode == 1  # ...but shorter than what was kept outside
+    assert f"no longer reaches the checkpoint's row {document['seq']}" in broken.stderr
+
+
+def test_verify_of_a_keyed_chain_without_its_key_fails_naming_the_key(tmp_path):
+    url = f"sqlite:///{tmp_path / 'keyed.sqlite'}"
+    assert cli(url, "demo", key="k1").returncode == 0
+    without = cli(url, "audit", "verify")
+    assert without.returncode == 1 and "set GOVERNANCE_AUDIT_KEY" in without.stderr
+    assert cli(url, "audit", "verify", key="k1").returncode == 0
+    missing = cli(url, "audit", "verify", "--checkpoint", str(tmp_path / "none.json"), key="k1")
+    assert missing.returncode == 2 and "does not exist" in missing.stderr
