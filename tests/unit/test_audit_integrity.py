@@ -305,3 +305,53 @@ def test_an_unexpected_error_in_the_writer_answers_every_waiter_503(org_app, mon
     assert client.post("/api/v1/decisions", json=REQUEST).status_code == 200
     assert client.get("/healthz").json["checks"]["audit_writer"] == "ok"
     assert verify(org_app).problems == []
+
+
+def test_a_chain_written_before_migration_0007_still_verifies(tmp_path, backend):
+    """Rows appended by the 0006 schema (PostgreSQL: its own plpgsql function) verify after
+    the upgrade, and later appends with a key continue the same chain."""
+    from alembic import command
+
+    from governance.migrate import alembic_config, upgrade_database
+    from tests.conftest import scratch_postgres
+
+    def run(url: str) -> None:
+        app = create_app({"GOVERNANCE_DATABASE_URL": url, "TESTING": True})
+        with app.app_context():
+            command.upgrade(alembic_config(), "0006")
+            session = state(app).session
+            rows = [audit.new_row("note", {"n": i}, actor="old", at=NOW) for i in range(3)]
+            if backend == "postgres":
+                session.execute(text("SELECT governance_audit_append(CAST(:rows AS jsonb))"),
+                                {"rows": audit._wire(rows)})
+            else:
+                prev = audit.GENESIS
+                for seq, row in enumerate(rows, 1):
+                    link = audit.link(prev, seq, row["digest"])
+                    session.execute(text(
+                        "INSERT INTO audit_event (seq, at, kind, actor, payload, prev_hash, hash)"
+                        " VALUES (:s, :at, 'note', 'old', :p, :prev, :h)"),
+                        {"s": seq, "at": NOW, "p": row["payload"], "prev": prev, "h": link})
+                    prev = link
+                session.execute(text("UPDATE audit_head SET seq = 3, hash = :h"), {"h": prev})
+            session.commit()
+            upgrade_database()
+            assert audit.verify(session).problems == []
+            session.remove()
+            state(app).db.engine.dispose()
+        keyed = same_store(app, GOVERNANCE_AUDIT_KEY=KEY)
+        with keyed.app_context():
+            audit.append(state(keyed).session, "note", {"n": 3}, actor="new")
+            state(keyed).session.commit()
+        result = verify(keyed, KEY)
+        assert result.problems == [] and result.rows == 4 and result.keyed_from == 4
+        with keyed.app_context():
+            state(keyed).session.remove()
+            state(keyed).db.engine.dispose()
+        state(keyed).engine.close()
+
+    if backend == "sqlite":
+        run(f"sqlite:///{tmp_path / 'old.sqlite'}")
+    else:
+        with scratch_postgres("ntk_migrate") as url:
+            run(url)
