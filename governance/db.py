@@ -25,6 +25,19 @@ class Base(DeclarativeBase):
     type_annotation_map = {datetime: DateTime(), dict: JSON, list: JSON}
 
 
+def release_session(session) -> None:  # noqa: ANN001 - a Session or scoped_session
+    """End the session's transaction after a failure, whatever state its connection is in:
+    a rollback on a dead connection raises, and left for the context's teardown it would
+    turn a 503 into a 500; such a connection is dropped from the pool instead."""
+    try:
+        session.rollback()
+    except Exception:  # noqa: BLE001 - the connection is gone
+        try:
+            session.invalidate()
+        except Exception:  # noqa: BLE001 - nothing more can be done with it
+            pass
+
+
 Id = String(64)
 
 

@@ -100,15 +100,24 @@ class Recorder:
 
     def commit(self) -> list[RecordedDecision]:
         """Commit what is left, wait for every started chunk, then note which role
-        assignments were used (for access reviews)."""
+        assignments were used (for access reviews). After a failure no later chunk is
+        written: those not begun are cancelled and the one running is waited for, so nothing
+        of a batch answered 503 reaches the trail after the answer."""
         failure: BaseException | None = None
         if self._rows:
-            try:
-                self.governance.writer.write(self.engine, self._rows)
-            except Exception as exc:  # noqa: BLE001 - any failure to append fails closed
-                failure = exc
-        for started in self._started:  # every one, even after a failure: none left running
-            failure = failure or started.exception()
+            if self._started:  # behind the started chunks, in order, on the helper thread
+                self._started.append(self.governance.writer.write_soon(self.engine, self._rows))
+            else:  # the common case: one request, one commit, on this thread
+                try:
+                    self.governance.writer.write(self.engine, self._rows)
+                except Exception as exc:  # noqa: BLE001 - any failure to append fails closed
+                    failure = exc
+            self._rows = []
+        for started in self._started:
+            if failure is not None and started.cancel():
+                continue
+            error = started.exception()  # waits while it runs
+            failure = failure or error
         if failure is not None:
             raise StoreUnavailable("the decision could not be written to the audit trail"
                                    ) from failure

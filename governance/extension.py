@@ -14,6 +14,7 @@ from governance.audit import ChainKey, key_connections
 from governance.audit_writer import AuditWriter
 from governance.clock import utcnow
 from governance.config import AUDIT_DURABILITY, DEFAULTS, allowed_hosts, check_base_url
+from governance.db import release_session
 from governance.decisions import StoreUnavailable
 from governance.notify import notifier_from_config
 from governance.policy.engine import PolicyEngine
@@ -47,7 +48,7 @@ class GovernanceState:
         try:
             return self.engine.snapshot(self.session)
         except SQLAlchemyError as exc:
-            self.session.rollback()
+            release_session(self.session)
             raise StoreUnavailable("the policy store cannot be read") from exc
 
 

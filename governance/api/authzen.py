@@ -131,8 +131,7 @@ def to_decision_request(body: dict) -> DecisionRequest:
         errors["resource.type"] = f"must be '{RESOURCE_TYPE}'"
     properties = (resource or {}).get("properties", {})
     if not isinstance(properties, dict):
-        errors["resource.properties"] = "must be an object"
-        properties = {}
+        properties = {}  # named by _member
     # The mapping reads these members: a misspelt one (``bundel``) would silently widen a
     # disclosure, so it is refused as /api/v1/decisions refuses it.
     for name, members, known in (("context", context, CONTEXT_MEMBERS),
@@ -164,6 +163,8 @@ def _member(body: dict, name: str, errors: dict, keys: tuple[str, ...]) -> dict 
     for key in keys:
         if not isinstance(value.get(key), str) or not value[key]:
             errors[f"{name}.{key}"] = "required, a non-empty string"
+    if "properties" in value and not isinstance(value["properties"], dict):
+        errors[f"{name}.properties"] = "must be an object"
     return value
 
 

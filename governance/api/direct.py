@@ -32,6 +32,7 @@ from governance.api.http import (
     host_allowed,
     security_headers,
 )
+from governance.db import release_session
 from governance.decisions import RecordedDecision, decide_recorded
 from governance.extension import state
 from governance.operations.api_keys import authenticate
@@ -63,8 +64,12 @@ class DirectDecisions:
         body = _read_body(environ, body_limit(self.app.config, environ["PATH_INFO"]))
         if body is None:
             return self.wrapped(environ, start_response)
-        with self.app.app_context():
-            answer = self._answer(environ, body, *route)
+        try:
+            with self.app.app_context():
+                answer = self._answer(environ, body, *route)
+        except Exception:  # noqa: BLE001 - the context's teardown on a dead store: Flask answers
+            log.debug("direct decision context teardown failed", exc_info=True)
+            answer = None
         if answer is None:
             environ["wsgi.input"] = io.BytesIO(body)  # put back for Flask to read
             return self.wrapped(environ, start_response)
@@ -94,6 +99,7 @@ class DirectDecisions:
                                          via=via)
         except Exception:  # noqa: BLE001 - Flask gives the error (or succeeds on its attempt)
             log.debug("direct decision handed to Flask", exc_info=True)
+            release_session(governance.session)
             return None
         return jsontext.dumps(shape(decision))
 
@@ -108,3 +114,4 @@ def _read_body(environ: dict, limit: int) -> bytes | None:
     if not 0 < length <= limit:
         return None
     return environ["wsgi.input"].read(length)
+

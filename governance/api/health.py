@@ -11,6 +11,7 @@ from flask import Blueprint
 
 from governance import jsontext
 from governance.audit import write_rows
+from governance.db import release_session
 from governance.extension import state
 from governance.policy.engine import REVISION_SQL
 
@@ -40,7 +41,7 @@ def healthz():
     except Exception as exc:  # noqa: BLE001 - unreachable store, or a snapshot it cannot give
         ok = False
         checks.setdefault("store", f"unreachable: {_first_line(exc)}")
-        _rollback(session)
+        release_session(session)
         snapshot = None
     writer = governance.writer
     checks["audit_writer"] = ("ok" if writer.healthy
@@ -65,9 +66,3 @@ def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return (text.splitlines()[0] if text else type(exc).__name__)[:300]
 
-
-def _rollback(session) -> None:  # noqa: ANN001
-    try:
-        session.rollback()
-    except Exception:  # noqa: BLE001 - the 503 is already the answer
-        pass

@@ -10,6 +10,7 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from governance import jsontext
 from governance.config import STANDALONE, host_name
+from governance.db import release_session
 from governance.decisions import DecisionTimeout, StoreUnavailable
 from governance.extension import state
 from governance.operations.api_keys import authenticate
@@ -187,10 +188,7 @@ def install(app: Flask) -> None:
 
     @app.errorhandler(SQLAlchemyError)
     def _store_error(exc: SQLAlchemyError):
-        try:
-            state().session.rollback()
-        except SQLAlchemyError:
-            pass
+        release_session(state().session)
         app.logger.exception("store error")
         return error_response(503, "store_unavailable", "the store is unreachable")
 
@@ -210,10 +208,7 @@ def install(app: Flask) -> None:
         if isinstance(exc, HTTPException) or not _ours():
             raise exc
         app.logger.exception("unexpected error")
-        try:  # whatever the view left in its transaction must not hold the store
-            state().session.rollback()
-        except Exception:  # noqa: BLE001 - the answer below is what matters now
-            app.logger.exception("rollback after an unexpected error failed")
+        release_session(state().session)  # what the view left must not hold the store
         return error_response(500, "internal_error", "unexpected error; nothing was allowed")
 
     @app.after_request

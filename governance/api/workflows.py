@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from datetime import datetime, timedelta
 
 from flask import Blueprint, Response, current_app, jsonify, request
 from sqlalchemy import select
 
+from governance.api.audit_log import bounded_int, date_time
 from governance.api.http import ApiError, json_object, require_key
-from governance.clock import to_naive_utc
 from governance.consent_text import plain_summary, preview
 from governance.extension import state
 from governance.models import Consent, Disclosure, Escalation
@@ -38,6 +39,10 @@ from governance.operations.escalations import (
 from governance.orgfile.export import consent_document
 from governance.resources import resource_path
 
+MAX_DAYS = 3650  # day counts in queries: ten years
+MAX_SAMPLE = 1000
+MAX_SEED = 2**31 - 1
+MONTH = re.compile(r"[0-9]{4}-(0[1-9]|1[0-2])")
 bp = Blueprint("governance_workflows", __name__, url_prefix="/api/v1",
                template_folder=str(resource_path("templates")))
 
@@ -73,11 +78,9 @@ def list_consents():
         query = query.where(Consent.participant_id == request.args["participant"])
     if request.args.get("needs_renewal") == "true":
         query = query.where(Consent.needs_renewal.is_not(None))
-    if request.args.get("expiring_within_days"):
-        try:
-            days = int(request.args["expiring_within_days"])
-        except ValueError:
-            raise ApiError(400, "invalid_request", "expiring_within_days: an integer") from None
+    if "expiring_within_days" in request.args:
+        days = bounded_int("expiring_within_days", request.args["expiring_within_days"], 1,
+                           MAX_DAYS)
         query = query.where(Consent.status == "active", Consent.valid_until > now(),
                             Consent.valid_until <= now() + timedelta(days=days))
     rows = state().session.scalars(query.order_by(Consent.participant_id, Consent.id).limit(1000))
@@ -221,16 +224,13 @@ def review_disclosure(disclosure_id: str):
 @bp.get("/disclosures/sample-audit")
 @require_key("manage")
 def sample_audit():
-    month = request.args.get("month")
-    try:
-        size = int(request.args.get("size", "20"))
-        if month is not None:
-            datetime.strptime(month, "%Y-%m")
-        seed = int(request.args["seed"]) if "seed" in request.args else None
-    except ValueError:
-        raise ApiError(400, "invalid_request", "month: YYYY-MM; size and seed: integers") from None
-    if not 1 <= size <= 1000:
-        raise ApiError(400, "invalid_request", "size: between 1 and 1000")
+    args = request.args
+    month = args.get("month")
+    if month is not None and not (MONTH.fullmatch(month) and "1000" <= month[:4] <= "9998"):
+        raise ApiError(400, "invalid_request", "month: YYYY-MM, from 1000-01 to 9998-12",
+                       {"month": "YYYY-MM, from 1000-01 to 9998-12"})
+    size = bounded_int("size", args.get("size", "20"), 1, MAX_SAMPLE)
+    seed = bounded_int("seed", args["seed"], 0, MAX_SEED) if "seed" in args else None
     return jsonify(acct.sampling_audit(state().session, month, size, now(), seed))
 
 
@@ -254,13 +254,7 @@ def participant_accounting(participant_id: str):
 
 def _time(name: str) -> datetime | None:
     value = request.args.get(name)
-    if not value:
-        return None
-    try:
-        return to_naive_utc(datetime.fromisoformat(value))
-    except ValueError:
-        raise ApiError(400, "invalid_request", f"{name}: not an ISO 8601 date-time",
-                       {name: "not an ISO 8601 date-time"}) from None
+    return date_time(name, value) if value else None
 
 
 def cover_sheet_text(sheet: dict) -> str:

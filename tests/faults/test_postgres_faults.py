@@ -362,20 +362,12 @@ def kill_inside_transaction(database: Database, process: subprocess.Popen, tag: 
 
 
 # -- 1. the store goes away -----------------------------------------------------------------------
-# Both tests below catch decisions in flight when the store dies. When such a request had begun
-# a transaction on its session (it reads the revision through it while the listener is down), the
-# decision path hands the store error to Flask, but leaving the app context in
-# DirectDecisions.__call__ (governance/api/direct.py) runs Flask-SQLAlchemy's teardown, whose
-# ROLLBACK on the dead connection raises psycopg.OperationalError "consuming input failed: server
-# closed the connection unexpectedly" out of the WSGI app: gunicorn answers 500, not 503.
-DEAD_SESSION_500 = ("server bug: a decision in flight when the store dies is a 500 (gunicorn "
-                    "'Error handling request POST /api/v1/decisions'): the app-context teardown's "
-                    "session.remove() ROLLBACK on the dead connection raises OperationalError out "
-                    "of DirectDecisions.__call__ (governance/api/direct.py); contract 7 says 503")
+# Both tests below catch decisions in flight when the store dies. Such a request may have begun
+# a transaction on its session (it reads the revision through it while the listener is down);
+# a ROLLBACK on the dead connection in the context's teardown used to raise out of the WSGI app
+# (a 500): governance.db.release_session now ends that transaction first.
 
 
-@pytest.mark.xfail(reason="intermittent (about 1 run in 6, one answer): " + DEAD_SESSION_500,
-                   strict=False)
 @pytest.mark.timeout(150)
 def test_store_outage_answers_503_and_decisions_recover_without_a_restart(
         cluster, db, server, demo):
@@ -412,7 +404,6 @@ def test_store_outage_answers_503_and_decisions_recover_without_a_restart(
     assert_whole(db, replies)
 
 
-@pytest.mark.xfail(reason=DEAD_SESSION_500, strict=True)
 @pytest.mark.timeout(150)
 def test_store_crash_while_decisions_read_through_their_sessions_answers_503_never_500(
         cluster, db, server, demo):

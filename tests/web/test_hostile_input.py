@@ -161,6 +161,12 @@ def test_authzen_refuses_unknown_context_and_property_members(api, org_app):
     ignored = {**EVALUATION, "subject": {**EVALUATION["subject"], "properties": {"x": 1}},
                "action": {"name": "view", "properties": {"y": 2}}}
     assert api.post("/access/v1/evaluation", json=ignored).json["decision"] is True
+    not_objects = {**EVALUATION, "subject": {**EVALUATION["subject"], "properties": "admin"},
+                   "action": {"name": "view", "properties": ["x"]}}
+    response = api.post("/access/v1/evaluation", json=not_objects)
+    assert response.status_code == 400
+    assert response.json["error"]["details"] == {"subject.properties": "must be an object",
+                                                 "action.properties": "must be an object"}
 
 
 @pytest.mark.parametrize("host", ["evil.example", "127.0.0.1.evil.example:5000", ""])
