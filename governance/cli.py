@@ -12,6 +12,7 @@ import yaml
 from flask.cli import with_appcontext
 
 from governance import audit
+from governance.db import CLI
 from governance.extension import state
 from governance.migrate import upgrade_database
 from governance.operations.api_keys import (
@@ -22,6 +23,8 @@ from governance.operations.api_keys import (
     list_keys,
 )
 from governance.operations.apply_organisation import ApplyOrganisation, ApplyResult
+from governance.operations.errors import OperationError
+from governance.operations.users import DisableUser, EnableUser
 from governance.orgfile import OrgFileError, load_text, validate
 from governance.orgfile.export import export_org
 
@@ -71,15 +74,21 @@ def report(result: ApplyResult, path: str) -> None:
     if result.dry_run:
         for change in changes:
             click.echo(str(change))
+    for line in result.conflicts:  # listed in the file, but something else ended it
+        click.echo(line)
+    conflicts = (f" {len(result.conflicts)} conflict(s): left as ended."
+                 if result.conflicts else "")
+    if result.dry_run:
         click.echo(f"Dry run: {len(changes)} change(s) would be made; nothing was written "
-                   f"(policy version would be {result.version}).")
+                   f"(policy version would be {result.version}).{conflicts}")
     elif not changes:
         click.echo(f"No changes: the store already matches {path} "
-                   f"(policy version {result.version}).")
+                   f"(policy version {result.version}).{conflicts}")
     else:
         for key, count in sorted(result.summary().items()):
             click.echo(f"  {key:28} {count}")
-        click.echo(f"Applied {len(changes)} change(s); policy version {result.version}.")
+        click.echo(f"Applied {len(changes)} change(s); policy version {result.version}."
+                   f"{conflicts}")
 
 
 @governance_cli.command("export")
@@ -158,6 +167,45 @@ def api_key_revoke(name: str) -> None:
     except ApiKeyError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"Revoked key '{name}'.")
+
+
+@governance_cli.group("user")
+def user_group() -> None:
+    """Disable or enable a person's account by hand."""
+
+
+@user_group.command("disable")
+@click.argument("user_id")
+@click.option("--reason", required=True, help="Why (audited, shown to reviewers).")
+@click.option("--actor", default="cli", show_default=True, help="Who is disabling (audited).")
+@with_appcontext
+def user_disable(user_id: str, reason: str, actor: str) -> None:
+    """Disable at once: overrides revoked, pending requests refused. No apply or sync enables
+    the account again; only `user enable` does."""
+    change = _run(DisableUser(user_id, actor, reason, state().clock(), via=CLI))
+    click.echo(f"Disabled {user_id}: {len(change.revoked_overrides)} override(s) revoked, "
+               f"{len(change.refused_requests) + len(change.refused_escalations)} pending "
+               "request(s) refused.")
+
+
+@user_group.command("enable")
+@click.argument("user_id")
+@click.option("--reason", help="Why (audited).")
+@click.option("--actor", default="cli", show_default=True, help="Who is enabling (audited).")
+@with_appcontext
+def user_enable(user_id: str, reason: str | None, actor: str) -> None:
+    """Enable an account that was disabled; nothing revoked comes back."""
+    _run(EnableUser(user_id, actor, reason, state().clock(), via=CLI))
+    click.echo(f"Enabled {user_id}.")
+
+
+def _run(operation):  # noqa: ANN001, ANN202 - any operation
+    """Run an operation for the CLI: its refusal becomes a one-line error, exit status 1."""
+    upgrade_database()
+    try:
+        return operation.execute(state().session)
+    except OperationError as exc:
+        raise click.ClickException(exc.message) from None
 
 
 @governance_cli.group("audit")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, DateTime, MetaData, String
+from sqlalchemy import JSON, DateTime, MetaData, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 NAMING = {
@@ -49,3 +49,26 @@ class SourceMixin:
     """Who owns a row: the org file ('file'), the API, the console or the directory sync."""
 
     source: Mapped[str] = mapped_column(String(16), default="file")
+
+
+# Where a row came from (``source``) and what ended it (``ended_via``). An owner (the file, the
+# directory) never undoes what anything else ended: a person's or a review's decision at run
+# time, or the other owner's leaver (contract section 2).
+FILE, DIRECTORY, API, CONSOLE, CLI, WORKFLOW = "file", "directory", "api", "console", "cli", \
+    "workflow"
+
+
+class EndMixin:
+    """Who or what ended a time-stamped row, when and why."""
+
+    ended_at: Mapped[datetime | None]
+    ended_by: Mapped[str | None] = mapped_column(String(128))
+    ended_via: Mapped[str | None] = mapped_column(String(16))
+    end_reason: Mapped[str | None] = mapped_column(Text)
+
+    def end(self, at: datetime, by: str, via: str, reason: str) -> None:
+        self.ended_at, self.ended_by, self.ended_via, self.end_reason = at, by, via, reason[:2000]
+
+    def ended_outside(self, owner: str) -> bool:
+        """Ended by something other than ``owner``, which therefore may not bring it back."""
+        return self.ended_at is not None and self.ended_via != owner

@@ -11,12 +11,13 @@ from governance.api import (
     health,
     http,
     openapi,
+    users,
     workflows,
 )
 
 
 def register_api(app: Flask) -> None:
     for blueprint in (decisions.bp, audit_log.bp, authzen.bp, health.bp, openapi.bp,
-                      workflows.bp, elevation.bp):
+                      workflows.bp, elevation.bp, users.bp):
         app.register_blueprint(blueprint)
     http.install(app)

@@ -7,7 +7,7 @@ from sqlalchemy import Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from governance.clock import utcnow
-from governance.db import Base, Id, SourceMixin, id_column
+from governance.db import Base, EndMixin, Id, SourceMixin, id_column
 
 
 class Participant(SourceMixin, Base):
@@ -26,7 +26,7 @@ class Enrollment(SourceMixin, Base):
     ended_at: Mapped[datetime | None]
 
 
-class Involvement(SourceMixin, Base):
+class Involvement(SourceMixin, EndMixin, Base):
     """User is on the participant's case in a program between ``valid_from`` and ``valid_until``."""
 
     __tablename__ = "involvement"
@@ -39,5 +39,3 @@ class Involvement(SourceMixin, Base):
     valid_until: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     created_by: Mapped[str | None] = mapped_column(String(128))
-    ended_at: Mapped[datetime | None]
-    ended_by: Mapped[str | None] = mapped_column(String(128))

@@ -7,10 +7,10 @@ from sqlalchemy import Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from governance.clock import utcnow
-from governance.db import Base, Id, SourceMixin, id_column
+from governance.db import Base, EndMixin, Id, SourceMixin, id_column
 
 
-class Consent(SourceMixin, Base):
+class Consent(SourceMixin, EndMixin, Base):
     __tablename__ = "consent"
     __table_args__ = (Index("ix_consent_participant", "participant_id", "ended_at"),)
     id: Mapped[str] = id_column()
@@ -30,7 +30,9 @@ class Consent(SourceMixin, Base):
     created_by: Mapped[str | None] = mapped_column(String(128))
     revoked_at: Mapped[datetime | None]
     revoked_by: Mapped[str | None] = mapped_column(String(128))
-    ended_at: Mapped[datetime | None]
+    revoked_via: Mapped[str | None] = mapped_column(String(16))
+    revoke_reason: Mapped[str | None] = mapped_column(Text)
+    # ended_* (EndMixin): superseded by an amendment, or no longer in the file.
     # A renewal trigger (hospitalization, change_of_provider, participant_request) flags the
     # consent for staff; it stays in force until renewed, amended or revoked.
     needs_renewal: Mapped[str | None] = mapped_column(String(32))

@@ -7,7 +7,7 @@ from sqlalchemy import Boolean, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from governance.clock import utcnow
-from governance.db import Base, Id, SourceMixin, id_column
+from governance.db import Base, EndMixin, Id, SourceMixin, id_column
 
 
 class User(SourceMixin, Base):
@@ -17,11 +17,17 @@ class User(SourceMixin, Base):
     email: Mapped[str | None] = mapped_column(String(320))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     password_hash: Mapped[str | None] = mapped_column(Text)
+    # Who disabled the account, when, why and through what (contract section 2: an apply or a
+    # sync never re-enables an account disabled by anything but itself).
+    disabled_at: Mapped[datetime | None]
+    disabled_by: Mapped[str | None] = mapped_column(String(128))
+    disabled_via: Mapped[str | None] = mapped_column(String(16))
+    disabled_reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
-class RoleAssignment(SourceMixin, Base):
+class RoleAssignment(SourceMixin, EndMixin, Base):
     """User holds role in program (NULL program for organisation-scope roles).
 
     ``valid_from``/``valid_until`` is the declared window; ``ended_at`` records removal. A row is
@@ -39,7 +45,5 @@ class RoleAssignment(SourceMixin, Base):
     reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     created_by: Mapped[str | None] = mapped_column(String(128))
-    ended_at: Mapped[datetime | None]
-    ended_by: Mapped[str | None] = mapped_column(String(128))
     # When a decision last released a field under this assignment (kept to the hour).
     last_used_at: Mapped[datetime | None]

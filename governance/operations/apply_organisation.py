@@ -2,6 +2,11 @@
 
 Runs in one transaction: on --dry-run (or any error) it rolls back, so a dry run reports exactly
 the changes a real run would make, and a failed run writes nothing.
+
+What anything else ended (a consent revoked or amended through the API, an assignment an access
+review revoked, an account an administrator or the directory disabled) stays ended even while
+the file still lists it: the apply reports a conflict instead, and grants again only an entry
+whose ``from`` is later than that end. Every change gets its own audit row.
 """
 from __future__ import annotations
 
@@ -15,7 +20,8 @@ from sqlalchemy.orm import Session
 
 from governance import audit
 from governance.audit import canonical
-from governance.clock import utcnow
+from governance.clock import iso, utcnow
+from governance.db import FILE
 from governance.models import (
     Bundle,
     CasbinRule,
@@ -38,16 +44,18 @@ from governance.orgfile.schema import ConsentSpec, OrgSpec
 from governance.policy.enforcer import new_enforcer
 
 CHUNK = 1000
-AUDIT_DETAIL_LIMIT = 500
+AUDIT_CHUNK = 2000  # audit rows per append
 Progress = Callable[[str, int], None]
 
 
 @dataclass
 class Change:
     section: str
-    op: str  # create | update | retire | end | disable
+    op: str  # create | update | retire | end | disable | enable | add | remove
     key: str
     detail: dict | None = None
+    subject: str | None = None  # the user it concerns, if any
+    participant: str | None = None
 
     def __str__(self) -> str:
         extra = f"  {canonical(self.detail)}" if self.detail else ""
@@ -57,6 +65,8 @@ class Change:
 @dataclass
 class ApplyResult:
     changes: list[Change] = field(default_factory=list)
+    # What the file still lists but something else ended: left ended (one line each).
+    conflicts: list[str] = field(default_factory=list)
     version: str = ""
     dry_run: bool = False
 
@@ -86,23 +96,42 @@ class ApplyOrganisation:
                 session.rollback()
                 return self.result
             bump_revision(session, version=self.result.version)
-            audit.append(session, "org.applied", self._audit_payload(), actor=self.actor,
-                         ref=self.result.version, at=self.now)
+            self._audit()
             session.commit()
         except BaseException:
             session.rollback()
             raise
         return self.result
 
-    def _audit_payload(self) -> dict:
-        changes = self.result.changes
-        return {"file_sha256": self.file_digest, "policy_version": self.result.version,
-                "summary": self.result.summary(),
-                "changes": [c.__dict__ for c in changes[:AUDIT_DETAIL_LIMIT]],
-                "changes_truncated": max(0, len(changes) - AUDIT_DETAIL_LIMIT)}
+    def _audit(self) -> None:
+        """One row per change and per conflict, naming the item and the file, then the
+        summary."""
+        cause = {"file_sha256": self.file_digest, "policy_version": self.result.version}
+        rows = [audit.new_row("org.change", {**c.__dict__, **cause}, actor=self.actor,
+                              subject=c.subject, participant=c.participant,
+                              ref=self.result.version, at=self.now)
+                for c in self.result.changes]
+        rows += [audit.new_row("org.conflict", {"conflict": line, **cause}, actor=self.actor,
+                               ref=self.result.version, at=self.now)
+                 for line in self.result.conflicts]
+        rows.append(audit.new_row("org.applied", {
+            **cause, "summary": self.result.summary(), "changes": len(self.result.changes),
+            "conflicts": len(self.result.conflicts)},
+            actor=self.actor, ref=self.result.version, at=self.now))
+        for start in range(0, len(rows), AUDIT_CHUNK):
+            audit.write_rows(self.session.connection(), rows[start:start + AUDIT_CHUNK])
 
-    def _record(self, section: str, op: str, key: str, detail: dict | None = None) -> None:
-        self.result.changes.append(Change(section, op, key, detail))
+    def _record(self, section: str, op: str, key: str, detail: dict | None = None, *,
+                subject: str | None = None, participant: str | None = None) -> None:
+        self.result.changes.append(Change(section, op, key, detail, subject, participant))
+
+    def _conflict(self, what: str, ended: str) -> None:
+        self.result.conflicts.append(f"conflict: {what} {ended}")
+
+    @property
+    def _file_reason(self) -> str:
+        digest = f" (sha256 {self.file_digest[:12]})" if self.file_digest else ""
+        return f"no longer in the organisation file{digest}"
 
     # -- the sections, in dependency order --------------------------------------------------
     def _reconcile(self) -> None:
@@ -140,12 +169,15 @@ class ApplyOrganisation:
                            "valid_from": a.valid_from, "valid_until": a.valid_until}
                         for u in spec.users for a in u.roles},
                        key=lambda r: (r.user_id, r.role_id, r.program_id, r.valid_from,
-                                      r.valid_until))
+                                      r.valid_until),
+                       identity=lambda k: k[:3], what="assignment",
+                       who=lambda k: (k[0], None))
         self._participants()
         self._windowed(Enrollment, "enrollments",
                        {(p.id, program): {"participant_id": p.id, "program_id": program}
                         for p in spec.participants for program in p.programs},
-                       key=lambda r: (r.participant_id, r.program_id))
+                       key=lambda r: (r.participant_id, r.program_id),
+                       who=lambda k: (None, k[0]))
         self._windowed(Involvement, "involvements",
                        {(i.user, i.participant, i.program, i.valid_from, i.valid_until): {
                            "user_id": i.user, "participant_id": i.participant,
@@ -153,7 +185,9 @@ class ApplyOrganisation:
                            "valid_until": i.valid_until}
                         for i in spec.involvements},
                        key=lambda r: (r.user_id, r.participant_id, r.program_id, r.valid_from,
-                                      r.valid_until))
+                                      r.valid_until),
+                       identity=lambda k: k[:3], what="involvement",
+                       who=lambda k: (k[0], k[1]))
         self._consents()
 
     def _catalogue(self, model, section: str, desired: dict[str, dict]) -> None:
@@ -217,24 +251,45 @@ class ApplyOrganisation:
     def _users(self) -> None:
         current = {u.id: u for u in self.session.scalars(select(User))}
         for spec in self.spec.users:
-            attrs = {"name": spec.name, "email": spec.email, "active": spec.active}
             row = current.get(spec.id)
             if row is None:
-                self.session.add(User(id=spec.id, source="file", **attrs))
-                self._record("users", "create", spec.id)
+                row = User(id=spec.id, source=FILE, name=spec.name, email=spec.email)
+                self.session.add(row)
+                if not spec.active:
+                    self._disable(row, "active: false in the organisation file")
+                self._record("users", "create", spec.id, subject=spec.id)
                 continue
-            diff = {k: v for k, v in attrs.items() if getattr(row, k) != v}
-            if diff or row.source != "file":
-                for k, v in diff.items():
-                    setattr(row, k, v)
-                row.source = "file"
-                self._record("users", "update", spec.id, diff or None)
+            if row.source != FILE:
+                self._conflict(f"user {spec.id} belongs to the {row.source};",
+                               f"left as the {row.source} keeps it")
+                continue
+            diff = {k: v for k, v in (("name", spec.name), ("email", spec.email))
+                    if getattr(row, k) != v}
+            for k, v in diff.items():
+                setattr(row, k, v)
+            if spec.active and not row.active and row.disabled_via not in (None, FILE):
+                self._conflict(f"user {spec.id} was disabled on {iso(row.disabled_at)} by "
+                               f"{row.disabled_by} ({row.disabled_reason});", "left disabled")
+            elif spec.active != row.active:
+                diff["active"] = spec.active
+                if spec.active:
+                    row.active = True
+                    row.disabled_at = row.disabled_by = row.disabled_via = None
+                    row.disabled_reason = None
+                else:
+                    self._disable(row, "active: false in the organisation file")
+            if diff:
+                self._record("users", "update", spec.id, diff, subject=spec.id)
         listed = {u.id for u in self.spec.users}
         for key, row in current.items():
-            if key not in listed and row.source == "file" and row.active:
-                row.active = False
-                self._record("users", "disable", key)
+            if key not in listed and row.source == FILE and row.active:
+                self._disable(row, self._file_reason)
+                self._record("users", "disable", key, subject=key)
         self.progress("users", len(self.spec.users))
+
+    def _disable(self, row: User, reason: str) -> None:
+        row.active, row.disabled_at, row.disabled_by = False, self.now, self.actor
+        row.disabled_via, row.disabled_reason = FILE, reason
 
     def _participants(self) -> None:
         existing = set(self.session.scalars(select(Participant.id)))
@@ -244,47 +299,84 @@ class ApplyOrganisation:
         for row in new:
             self._record("participants", "create", row["id"])
 
-    def _windowed(self, model, section: str, desired: dict[tuple, dict], key) -> None:
-        """Time-stamped rows: create what is missing, end what the file no longer lists."""
+    def _windowed(self, model, section: str, desired: dict[tuple, dict], key, *,
+                  who, identity=None, what: str = "") -> None:
+        """Time-stamped rows: create what is missing, end what the file no longer lists.
+        ``identity`` (the key without its window) finds what something else ended: such an
+        entry is created again only if its ``from`` is later than that end."""
         rows = self.session.execute(select(model).where(
-            model.ended_at.is_(None), model.source == "file")).scalars()
+            model.ended_at.is_(None), model.source == FILE)).scalars()
         current = {key(r): r.id for r in rows}
-        new = [dict(attrs, source="file", created_at=self.now)
-               for k, attrs in desired.items() if k not in current]
+        ended = self._ended_elsewhere(model, lambda r: identity(key(r))) if identity else {}
+        new = []
+        for k in sorted(desired.keys() - current.keys(), key=_key):
+            attrs, end = desired[k], ended.get(identity(k)) if identity else None
+            if end is not None and (attrs["valid_from"] is None
+                                    or attrs["valid_from"] <= end.ended_at):
+                self._conflict(f"{what} {_key(identity(k))} was ended on {iso(end.ended_at)} "
+                               f"by {end.ended_by} ({end.end_reason});", "left ended")
+                continue
+            new.append(dict(attrs, source=FILE, created_at=self.now))
+            subject, participant = who(k)
+            self._record(section, "create", _key(k), subject=subject, participant=participant)
         stale = [row_id for k, row_id in current.items() if k not in desired]
-        for k in desired.keys() - current.keys():
-            self._record(section, "create", _key(k))
-        for k in current.keys() - desired.keys():
-            self._record(section, "end", _key(k))
+        for k in sorted(current.keys() - desired.keys(), key=_key):
+            subject, participant = who(k)
+            self._record(section, "end", _key(k), subject=subject, participant=participant)
         self._bulk_insert(model, section, new)
         self._end(model, stale)
 
+    def _ended_elsewhere(self, model, identity) -> dict[tuple, object]:
+        """The latest end by anything but the file, per identity."""
+        latest: dict[tuple, object] = {}
+        for row in self.session.scalars(select(model).where(
+                model.ended_at.is_not(None), model.ended_via != FILE)):
+            ident = identity(row)
+            if ident not in latest or latest[ident].ended_at < row.ended_at:
+                latest[ident] = row
+        return latest
+
     def _consents(self) -> None:
         desired = {consent_key(c): c for c in self.spec.consents}
-        current = {c.id: c for c in self.session.scalars(select(Consent).where(
-            Consent.ended_at.is_(None), Consent.source == "file"))}
+        rows = {c.id: c for c in self.session.scalars(select(Consent).where(
+            Consent.source == FILE))}
         new = []
         for key, spec in desired.items():
-            attrs = _consent_attrs(spec)
-            row = current.get(key)
+            attrs, row = _consent_attrs(spec), rows.get(key)
             if row is None:
-                new.append(dict(attrs, id=key, source="file", created_at=self.now,
-                                created_by=self.actor,
-                                revoked_at=self.now if spec.status == "revoked" else None))
-                self._record("consents", "create", key)
+                revoked = spec.status == "revoked"
+                new.append(dict(attrs, id=key, source=FILE, created_at=self.now,
+                                created_by=self.actor, revoked_at=self.now if revoked else None,
+                                revoked_by=self.actor if revoked else None,
+                                revoked_via=FILE if revoked else None))
+                self._record("consents", "create", key, participant=spec.participant)
                 continue
+            ended = _ended_elsewhere(row)
+            if ended is not None:
+                moment, how = ended
+                if spec.valid_from is None or spec.valid_from <= moment:
+                    self._conflict(f"consent {key} of {row.participant_id} {how};",
+                                   "left revoked" if row.ended_at is None else "left ended")
+                    continue
             diff = {k: v for k, v in attrs.items() if getattr(row, k) != v}
+            if ended is not None or row.ended_at is not None:  # granted anew, or listed again
+                diff["status"] = spec.status
+                row.ended_at = row.ended_by = row.ended_via = row.end_reason = None
+                row.revoked_at = row.revoked_by = row.revoked_via = row.revoke_reason = None
             if diff:
                 if diff.get("status") == "revoked":
-                    row.revoked_at, row.revoked_by = self.now, self.actor
+                    row.revoked_at, row.revoked_by, row.revoked_via = self.now, self.actor, FILE
+                elif diff.get("status") == "active":
+                    row.revoked_at = row.revoked_by = row.revoked_via = None
                 for k, v in diff.items():
                     setattr(row, k, v)
                 row.version += 1
-                self._record("consents", "update", key, _plain(diff))
+                self._record("consents", "update", key, _plain(diff),
+                             participant=row.participant_id)
         self._bulk_insert(Consent, "consents", new)
-        stale = [key for key in current if key not in desired]
+        stale = [key for key, row in rows.items() if key not in desired and row.ended_at is None]
         for key in stale:
-            self._record("consents", "end", key)
+            self._record("consents", "end", key, participant=rows[key].participant_id)
         self._end(Consent, stale)
 
     # -- bulk helpers -----------------------------------------------------------------------
@@ -299,8 +391,8 @@ class ApplyOrganisation:
         ids = list(ids)
         pk = model.__mapper__.primary_key[0]
         values: dict = {"ended_at": self.now}
-        if hasattr(model, "ended_by"):
-            values["ended_by"] = self.actor
+        if hasattr(model, "ended_via"):
+            values.update(ended_by=self.actor, ended_via=FILE, end_reason=self._file_reason)
         for start in range(0, len(ids), CHUNK):
             self.session.execute(update(model).where(pk.in_(ids[start:start + CHUNK]))
                                  .values(**values))
@@ -312,6 +404,17 @@ def consent_key(spec: ConsentSpec) -> str:
         return spec.id
     digest = hashlib.sha256(canonical(_plain(_consent_attrs(spec))).encode()).hexdigest()
     return f"cns_{digest[:24]}"
+
+
+def _ended_elsewhere(row: Consent) -> tuple[datetime, str] | None:
+    """When and how something other than the file revoked or ended (amended) the consent."""
+    if row.ended_outside(FILE):
+        return row.ended_at, (f"was ended on {iso(row.ended_at)} by {row.ended_by} "
+                              f"({row.end_reason})")
+    if row.revoked_at is not None and row.revoked_via not in (None, FILE):
+        reason = f" ({row.revoke_reason})" if row.revoke_reason else ""
+        return row.revoked_at, f"was revoked on {iso(row.revoked_at)} by {row.revoked_by}{reason}"
+    return None
 
 
 def _consent_attrs(spec: ConsentSpec) -> dict:

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from governance import audit
+from governance.db import API
 from governance.ids import new_id
 from governance.models import Consent, Participant, Partner, Purpose
 from governance.operations.common import active_actor, locked_row, optional_text
@@ -71,7 +72,7 @@ def _row(spec: ConsentSpec, **extra) -> Consent:
                    partner_types=list(spec.partner_types), purposes=list(spec.purposes),
                    fields=list(spec.fields), exclude_labels=list(spec.exclude_labels),
                    valid_from=spec.valid_from, valid_until=spec.valid_until, status="active",
-                   source="api", **extra)
+                   **extra)
 
 
 def _commit(session: Session, kind: str, consent: Consent, actor: str, now: datetime,
@@ -103,13 +104,14 @@ class CreateConsent:
     actor: str
     body: dict
     now: datetime
+    via: str = API
 
     def execute(self, session: Session) -> dict:
         actor = active_actor(session, self.actor)
         spec = parse_terms(self.body)
         check_references(session, spec)
         consent = _row(spec, id=new_id("cns"), created_at=self.now, created_by=actor,
-                       note=optional_text(self.body.get("note"), "note"))
+                       source=self.via, note=optional_text(self.body.get("note"), "note"))
         session.add(consent)
         return _commit(session, "consent.created", consent, actor, self.now)
 
@@ -123,6 +125,7 @@ class AmendConsent:
     body: dict
     now: datetime
     kind: str = "consent.amended"
+    via: str = API
 
     def execute(self, session: Session) -> dict:
         actor = active_actor(session, self.actor)
@@ -134,10 +137,10 @@ class AmendConsent:
         spec = parse_terms({**current, **{k: self.body[k] for k in TERMS if k in self.body}},
                            participant=old.participant_id)
         check_references(session, spec)
-        old.ended_at = self.now
         new = _row(spec, id=new_id("cns"), version=old.version + 1, supersedes=old.id,
-                   created_at=self.now, created_by=actor,
+                   created_at=self.now, created_by=actor, source=self.via,
                    note=optional_text(self.body.get("note"), "note"))
+        old.end(self.now, actor, self.via, f"{self.kind.split('.')[1]}: superseded by {new.id}")
         session.add(new)
         return _commit(session, self.kind, new, actor, self.now, supersedes=old.id)
 
@@ -156,13 +159,15 @@ class RevokeConsent:
     actor: str
     reason: str | None
     now: datetime
+    via: str = API
 
     def execute(self, session: Session) -> dict:
         actor = active_actor(session, self.actor)
+        reason = optional_text(self.reason, "reason")
         row = _live(session, self.consent_id)
         row.status, row.revoked_at, row.revoked_by = "revoked", self.now, actor
-        return _commit(session, "consent.revoked", row, actor, self.now,
-                       reason=optional_text(self.reason, "reason"))
+        row.revoked_via, row.revoke_reason = self.via, reason
+        return _commit(session, "consent.revoked", row, actor, self.now, reason=reason)
 
 
 @dataclass

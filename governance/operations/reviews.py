@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from governance import audit
 from governance.clock import iso, to_naive_utc
+from governance.db import WORKFLOW
 from governance.ids import new_id
 from governance.models import (
     Override,
@@ -145,12 +146,14 @@ def campaign_items(session: Session, campaign_id: str) -> list[ReviewItem]:
                                 .order_by(ReviewItem.user_id, ReviewItem.id)))
 
 
-def _revoke(session: Session, item: ReviewItem, actor: str, now: datetime) -> None:
-    """Revoke takes effect at once: the assignment ends, the override is revoked."""
+def _revoke(session: Session, item: ReviewItem, actor: str, now: datetime, why: str) -> None:
+    """Revoke takes effect at once: the assignment ends, the override is revoked. No later
+    apply or directory sync brings the assignment back (its end is the workflow's)."""
     if item.assignment_id is not None:
         session.execute(update(RoleAssignment).where(
             RoleAssignment.id == item.assignment_id, RoleAssignment.ended_at.is_(None))
-            .values(ended_at=now, ended_by=actor))
+            .values(ended_at=now, ended_by=actor, ended_via=WORKFLOW,
+                    end_reason=f"access review {item.campaign_id}: {why}"))
         bump_revision(session, [("assignments", item.user_id)])
     if item.override_id is not None and item.kind == "override":
         session.execute(update(Override).where(Override.id == item.override_id,
@@ -185,7 +188,7 @@ class DecideReviewItem:
         item.note = optional_text(self.note, "note")
         item.decided_by, item.decided_at = actor, self.now
         if self.decision == "revoke":
-            _revoke(session, item, actor, self.now)
+            _revoke(session, item, actor, self.now, f"revoked by {actor}")
         document = item_document(item)
         audit.append(session, "review.item_decided", document, actor=actor,
                      subject=item.user_id, ref=item.id, at=self.now)
@@ -198,6 +201,8 @@ class RunDue:
     now: datetime
     pending_minutes: int = 1440
     notices: list[Notice] = field(default_factory=list)
+    # One audit row per item acted on, naming the item, the action and its cause.
+    _rows: list[dict] = field(default_factory=list, init=False)
 
     def execute(self, session: Session) -> dict:
         self._lock(session)
@@ -208,9 +213,18 @@ class RunDue:
                 "campaigns_closed": self._close_campaigns(session),
                 "campaigns_opened": self._open_scheduled(session)}
         if any(done.values()):
-            audit.append(session, "reviews.run_due", done, actor="system", at=self.now)
+            self._rows.append(audit.new_row("reviews.run_due", done, actor="system",
+                                            at=self.now))
+            for start in range(0, len(self._rows), 2000):
+                audit.write_rows(session.connection(), self._rows[start:start + 2000])
         session.commit()
         return done
+
+    def _audit(self, kind: str, document: dict, cause: str, *, subject: str | None = None,
+               ref: str | None = None) -> None:
+        self._rows.append(audit.new_row(kind, {**document, "cause": cause}, actor="system",
+                                        subject=subject, ref=ref or document.get("id"),
+                                        at=self.now))
 
     def _lock(self, session: Session) -> None:
         """One run at a time: an advisory lock on PostgreSQL, the write lock on SQLite."""
@@ -226,6 +240,9 @@ class RunDue:
                                                       Override.requested_at <= cutoff)).all()
         for o in rows:
             o.status, o.resolved_at, o.resolved_by = "expired", self.now, "system"
+            self._audit("override.lapsed", override_document(o, self.now),
+                        f"pending for more than {self.pending_minutes} minutes without a "
+                        "decision", subject=o.user_id)
         return len(rows)
 
     def _expire_overrides(self, session: Session) -> int:
@@ -233,6 +250,8 @@ class RunDue:
                                                       Override.expires_at <= self.now)).all()
         for o in rows:
             o.status = "expired"
+            self._audit("override.expired", override_document(o, self.now),
+                        f"its time ran out at {iso(o.expires_at)}", subject=o.user_id)
             self.notices.append(Notice("override.expired", [o.user_id],
                                        f"Your {o.kind.replace('_', '-')} {o.id} has expired",
                                        "It no longer grants access.",
@@ -248,6 +267,8 @@ class RunDue:
             Override.expires_at <= self.now + timedelta(hours=1))).all()
         for o in rows:
             o.warned_at = self.now
+            self._audit("override.expiry_warned", override_document(o, self.now),
+                        "ends within the hour: its holder was told", subject=o.user_id)
             self.notices.append(Notice("override.expiring", [o.user_id],
                                        f"Your override {o.id} expires within the hour",
                                        f"It ends at {iso(o.expires_at)}.",
@@ -263,6 +284,8 @@ class RunDue:
         for campaign in campaigns:
             campaign.reminded_at = self.now
             waiting = [i for i in campaign_items(session, campaign.id) if i.status == "open"]
+            self._audit("review.reminder_sent", {"id": campaign.id, "undecided": len(waiting)},
+                        "due within a day: reviewers were reminded")
             if waiting:
                 notice = assignment_notice(session, campaign, waiting, self.now)
                 notice.event = "review.item_overdue"
@@ -280,9 +303,13 @@ class RunDue:
                 item.status, item.decision = "decided", campaign.on_no_decision
                 item.decided_by, item.decided_at = "system", self.now
                 item.note = "no decision by the due date"
+                rule = f"no decision by the due date (on_no_decision: {campaign.on_no_decision})"
                 if campaign.on_no_decision == "revoke":
-                    _revoke(session, item, "system", self.now)
+                    _revoke(session, item, "system", self.now, rule)
+                self._audit("review.item_decided", item_document(item),
+                            f"access review {campaign.id}: {rule}", subject=item.user_id)
             campaign.status, campaign.closed_at = "closed", self.now
+            self._audit("review.campaign_closed", {"id": campaign.id}, "its due date passed")
         return len(campaigns)
 
     def _open_scheduled(self, session: Session) -> int:
@@ -294,8 +321,11 @@ class RunDue:
             last = max((c.created_at for c in campaigns if not c.roles or role.id in c.roles),
                        default=None)
             if last is None or last <= self.now - timedelta(days=role.review_every_days):
-                open_campaign(session, "system", [role.id], [],
-                              self.now + timedelta(days=AUTO_CAMPAIGN_DAYS), "keep", self.now)
+                campaign = open_campaign(session, "system", [role.id], [],
+                                         self.now + timedelta(days=AUTO_CAMPAIGN_DAYS), "keep",
+                                         self.now)
+                self._audit("review.campaign_opened", {"id": campaign.id, "roles": [role.id]},
+                            f"role {role.id} is reviewed every {role.review_every_days} days")
                 opened += 1
         return opened
 
