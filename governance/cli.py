@@ -17,7 +17,6 @@ from governance.extension import state
 from governance.migrate import upgrade_database
 from governance.operations.api_keys import (
     SCOPES,
-    ApiKeyError,
     CreateApiKey,
     RevokeApiKey,
     list_keys,
@@ -47,7 +46,7 @@ def apply_command(path: str, dry_run: bool, actor: str) -> None:
     try:
         spec = validate(load_text(text, path))
     except OrgFileError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise click.ClickException(exc.message) from None
     result = apply_spec(spec, actor=actor, dry_run=dry_run,
                         digest=hashlib.sha256(text.encode()).hexdigest(), label=path)
     report(result, path)
@@ -138,8 +137,8 @@ def api_key_create(name: str, scopes: tuple[str, ...]) -> None:
     upgrade_database()
     try:
         key = CreateApiKey(name, scopes or ("decide",)).execute(state().session)
-    except ApiKeyError as exc:
-        raise click.ClickException(str(exc)) from None
+    except OperationError as exc:
+        raise click.ClickException(exc.message) from None
     click.echo(f"Created key '{name}' with scopes {', '.join(scopes or ('decide',))}. "
                "Store it now; it cannot be shown again:", err=True)
     click.echo(key)
@@ -164,8 +163,8 @@ def api_key_revoke(name: str) -> None:
     upgrade_database()
     try:
         RevokeApiKey(name).execute(state().session)
-    except ApiKeyError as exc:
-        raise click.ClickException(str(exc)) from None
+    except OperationError as exc:
+        raise click.ClickException(exc.message) from None
     click.echo(f"Revoked key '{name}'.")
 
 

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy.engine import Engine
 
 from governance import audit
+from governance.errors import Unavailable
 from governance.ids import new_id
 from governance.policy.pipeline import Outcome, decide
 from governance.policy.request import DecisionRequest
@@ -19,12 +20,14 @@ if TYPE_CHECKING:
     from governance.extension import GovernanceState
 
 
-class StoreUnavailable(RuntimeError):
+class StoreUnavailable(Unavailable):
     """The store (or the audit trail) could not be read or written: fail closed."""
 
 
-class DecisionTimeout(RuntimeError):
+class DecisionTimeout(Unavailable):
     """The request could not be decided within GOVERNANCE_DECISION_TIMEOUT_MS: fail closed."""
+
+    code = "decision_timeout"
 
 
 @dataclass

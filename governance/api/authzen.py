@@ -98,8 +98,7 @@ def _decide_item(recorder: Recorder, defaults: dict, item: object) -> RecordedDe
     try:
         return _decide(recorder, to_decision_request(merged))
     except (RequestError, ApiError) as exc:
-        details = exc.details if isinstance(exc, RequestError) else (exc.details or {})
-        return _item_error(details or {"request": str(exc)}, str(exc))
+        return _item_error(exc.details or {"request": exc.message}, exc.message)
 
 
 def _item_error(details: dict, message: str | None = None) -> dict:

@@ -11,21 +11,20 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from governance import jsontext
 from governance.config import STANDALONE, host_name
 from governance.db import release_session
-from governance.decisions import DecisionTimeout, StoreUnavailable
+from governance.errors import GovernanceError
 from governance.extension import state
 from governance.operations.api_keys import authenticate
-from governance.operations.errors import OperationError
-from governance.policy.request import RequestError
 
 API_PREFIXES = ("/api/v1", "/access/v1", "/.well-known/authzen-configuration", "/healthz")
 # Bulk endpoints and the body limit (config key) each one names.
 BODY_LIMITS = {"/access/v1/evaluations": "GOVERNANCE_MAX_BATCH_BODY_BYTES"}
 
 
-class ApiError(Exception):
+class ApiError(GovernanceError):
+    """A refusal of the HTTP layer itself (key, content type, host, body)."""
+
     def __init__(self, status: int, code: str, message: str, details: dict | None = None):
-        super().__init__(message)
-        self.status, self.code, self.message, self.details = status, code, message, details
+        super().__init__(message, details, status=status, code=code)
 
 
 def error_response(status: int, code: str, message: str, details: dict | None = None):
@@ -154,28 +153,15 @@ def install(app: Flask) -> None:
                            "this Host is not served here (GOVERNANCE_ALLOWED_HOSTS)")
         request.max_content_length = body_limit(app.config, request.path)
 
-    @app.errorhandler(ApiError)
-    def _api_error(exc: ApiError):
+    @app.errorhandler(GovernanceError)
+    def _refusal(exc: GovernanceError):
+        """Every refusal of every layer, by the status and code it carries."""
+        if exc.status >= 500:
+            release_session(state().session)
         response = error_response(exc.status, exc.code, exc.message, exc.details)
         if exc.status == 401:
             response[0].headers["WWW-Authenticate"] = 'Bearer realm="need-to-know"'
         return response
-
-    @app.errorhandler(OperationError)
-    def _refused(exc: OperationError):
-        return error_response(exc.status, exc.code, exc.message, exc.details)
-
-    @app.errorhandler(RequestError)
-    def _request_error(exc: RequestError):
-        return error_response(400, "invalid_request", str(exc), exc.details)
-
-    @app.errorhandler(StoreUnavailable)
-    def _unavailable(exc: StoreUnavailable):
-        return error_response(503, "store_unavailable", str(exc))
-
-    @app.errorhandler(DecisionTimeout)
-    def _timeout(exc: DecisionTimeout):
-        return error_response(503, "decision_timeout", str(exc))
 
     @app.errorhandler(RequestEntityTooLarge)
     def _too_large(exc: RequestEntityTooLarge):

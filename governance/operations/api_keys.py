@@ -13,16 +13,13 @@ from sqlalchemy.orm import Session
 from governance import audit
 from governance.clock import utcnow
 from governance.models import ApiKey
+from governance.operations.errors import Conflict, Invalid, NotFound
 from governance.operations.state import bump_revision
 from governance.policy.snapshot import KeyInfo
 
 SCOPES = ("decide", "manage")
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 KEY = re.compile(r"^ntk_([A-Za-z0-9]{12})_([A-Za-z0-9_-]{43})$")
-
-
-class ApiKeyError(ValueError):
-    pass
 
 
 def digest(secret: str) -> str:
@@ -38,12 +35,14 @@ class CreateApiKey:
 
     def execute(self, session: Session) -> str:
         if not NAME.match(self.name):
-            raise ApiKeyError(f"invalid key name '{self.name}': use letters, digits, '.', '_', '-'")
+            raise Invalid(f"invalid key name '{self.name}': use letters, digits, '.', '_', '-'",
+                          {"name": "letters, digits, '.', '_', '-'"})
         bad = [s for s in self.scopes if s not in SCOPES]
         if bad or not self.scopes:
-            raise ApiKeyError(f"unknown scope(s) {bad}: choose from {', '.join(SCOPES)}")
+            raise Invalid(f"unknown scope(s) {bad}: choose from {', '.join(SCOPES)}",
+                          {"scopes": f"choose from {', '.join(SCOPES)}"})
         if session.scalar(select(ApiKey.id).where(ApiKey.name == self.name)) is not None:
-            raise ApiKeyError(f"a key named '{self.name}' already exists")
+            raise Conflict(f"a key named '{self.name}' already exists", {"name": "taken"})
         prefix = secrets.token_hex(6)
         key = f"ntk_{prefix}_{secrets.token_urlsafe(32)}"
         session.add(ApiKey(name=self.name, prefix=prefix, digest=digest(key),
@@ -63,9 +62,9 @@ class RevokeApiKey:
     def execute(self, session: Session) -> None:
         row = session.scalar(select(ApiKey).where(ApiKey.name == self.name).with_for_update())
         if row is None:
-            raise ApiKeyError(f"no key named '{self.name}'")
+            raise NotFound(f"no key named '{self.name}'", {"name": "unknown"})
         if row.revoked_at is not None:
-            raise ApiKeyError(f"key '{self.name}' is already revoked")
+            raise Conflict(f"key '{self.name}' is already revoked", {"status": "revoked"})
         row.revoked_at = utcnow()
         bump_revision(session, [("api_keys", self.name)])
         audit.append(session, "api_key.revoked", {"name": self.name}, actor=self.actor,

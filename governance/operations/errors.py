@@ -1,31 +1,8 @@
-"""Refusals an operation can give; the API maps each to its status code."""
+"""The refusals an operation gives (the one hierarchy of governance.errors)."""
 from __future__ import annotations
 
+from governance.errors import Conflict, GovernanceError, Invalid, NotFound, Refused
 
-class OperationError(Exception):
-    status = 400
-    code = "invalid_request"
+OperationError = GovernanceError
 
-    def __init__(self, message: str, details: dict | None = None):
-        super().__init__(message)
-        self.message, self.details = message, details or {}
-
-
-class Invalid(OperationError):
-    """Malformed or inconsistent input (400), each problem named in ``details``."""
-
-
-class NotFound(OperationError):
-    status, code = 404, "not_found"
-
-
-class Conflict(OperationError):
-    """The object is no longer in a state that allows this (409)."""
-
-    status, code = 409, "conflict"
-
-
-class Refused(OperationError):
-    """A rule refuses the request (422): self-approval, a field the decision did not allow."""
-
-    status, code = 422, "refused"
+__all__ = ["Conflict", "Invalid", "NotFound", "OperationError", "Refused"]

@@ -8,12 +8,13 @@ from collections.abc import Iterable
 import yaml
 from pydantic import ValidationError
 
+from governance.errors import Invalid
 from governance.orgfile.schema import OrgSpec, Windowed
 from governance.policy import patterns
 from governance.policy.vocabulary import BUILTIN_PURPOSES
 
 
-class OrgFileError(ValueError):
+class OrgFileError(Invalid):
     SHOWN = 200  # a generated file can be wrong thousands of times; the first ones tell enough
 
     def __init__(self, errors: list[str]):

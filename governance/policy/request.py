@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from governance.bounded_cache import BoundedCache
+from governance.errors import Invalid
 from governance.policy import patterns
 from governance.policy.vocabulary import ACTIONS
 
@@ -14,12 +15,11 @@ MAX_TEXT_LENGTH = 4000  # free text (justification); every other member is an id
 KNOWN_MEMBERS = frozenset({"subject", "action", "participant", "program", "fields", *TEXT_MEMBERS})
 
 
-class RequestError(ValueError):
+class RequestError(Invalid):
     """Bad input: ``details`` maps each offending member to what is wrong with it."""
 
     def __init__(self, details: dict[str, str], message: str | None = None):
-        self.details = details
-        super().__init__(message or "; ".join(f"{k}: {v}" for k, v in details.items()))
+        super().__init__(message or "; ".join(f"{k}: {v}" for k, v in details.items()), details)
 
 
 @dataclass(frozen=True, slots=True)

@@ -57,8 +57,10 @@ def test_decision_is_audited_with_request_reasons_version_and_caller(api, org_ap
 def test_audit_filters(api):
     api.post("/api/v1/decisions", json=REQUEST)
     api.post("/api/v1/decisions", json={**REQUEST, "subject": "sam", "participant": "p-200"})
-    by_subject = api.get("/api/v1/audit?subject=sam").json["events"]
+    by_subject = api.get("/api/v1/audit?subject=sam&kind=decision").json["events"]
     assert [e["subject"] for e in by_subject] == ["sam"]
+    changes = api.get("/api/v1/audit?subject=sam&kind=org.change").json["events"]
+    assert {e["payload"]["section"] for e in changes} == {"users", "assignments"}
     by_participant = api.get("/api/v1/audit?participant=p-100&kind=decision").json["events"]
     assert [e["participant"] for e in by_participant] == ["p-100"]
     assert api.get("/api/v1/audit?since=2030-01-01T00:00:00").json["events"] == []
@@ -86,34 +88,42 @@ def test_audit_rows_refuse_update_and_delete(api, org_app):
         sql(org_app, "DELETE FROM audit_event WHERE seq = 1")
 
 
-@pytest.mark.parametrize("tamper,seq,what", [
-    ("UPDATE audit_event SET payload = replace(payload, 'no_role_grant', 'x') WHERE seq = 3",
-     3, "edited"),
-    ("UPDATE audit_event SET actor = 'mallory' WHERE seq = 2", 2, "edited"),
-    ("DELETE FROM audit_event WHERE seq = 3", 3, "missing"),
-    ("DELETE FROM audit_event WHERE seq = (SELECT max(seq) FROM audit_event)", 5, "deleted"),
+def last_seq(app) -> int:
+    with app.app_context():
+        return state(app).session.scalar(text("SELECT max(seq) FROM audit_event"))
+
+
+# Row numbers from the last row before the decisions (K: the API key's row).
+@pytest.mark.parametrize("tamper,offset,what", [
+    ("UPDATE audit_event SET payload = replace(payload, 'no_role_grant', 'x') WHERE seq = {1}",
+     1, "edited"),
+    ("UPDATE audit_event SET actor = 'mallory' WHERE seq = {0}", 0, "edited"),
+    ("DELETE FROM audit_event WHERE seq = {1}", 1, "missing"),
+    ("DELETE FROM audit_event WHERE seq = (SELECT max(seq) FROM audit_event)", 3, "deleted"),
 ])
-def test_tampering_is_detected_and_located(api, org_app, backend, tamper, seq, what):
+def test_tampering_is_detected_and_located(api, org_app, backend, tamper, offset, what):
+    key_row = last_seq(org_app)
     for _ in range(3):
-        api.post("/api/v1/decisions", json=REQUEST)  # rows 3-5 (1: apply, 2: key)
+        api.post("/api/v1/decisions", json=REQUEST)  # rows K+1 to K+3
     lift_guard(org_app, backend)
-    sql(org_app, tamper)
+    sql(org_app, tamper.format(key_row, key_row + 1))
     restore_guard(org_app, backend)
     problems = verify(org_app).problems
     assert problems, "tampering went unnoticed"
-    assert problems[0].seq == seq and what in problems[0].what
+    assert problems[0].seq == key_row + offset and what in problems[0].what
 
 
 def test_reordered_rows_are_detected(api, org_app, backend):
+    first = last_seq(org_app) + 1
     for _ in range(2):
-        api.post("/api/v1/decisions", json=REQUEST)  # rows 3 and 4
+        api.post("/api/v1/decisions", json=REQUEST)  # rows first and first + 1
     lift_guard(org_app, backend)
-    sql(org_app, "UPDATE audit_event SET seq = 100 WHERE seq = 3")
-    sql(org_app, "UPDATE audit_event SET seq = 3 WHERE seq = 4")
-    sql(org_app, "UPDATE audit_event SET seq = 4 WHERE seq = 100")
+    sql(org_app, f"UPDATE audit_event SET seq = 100000 WHERE seq = {first}")
+    sql(org_app, f"UPDATE audit_event SET seq = {first} WHERE seq = {first + 1}")
+    sql(org_app, f"UPDATE audit_event SET seq = {first + 1} WHERE seq = 100000")
     restore_guard(org_app, backend)
     problems = verify(org_app).problems
-    assert [p.seq for p in problems][:1] == [3]
+    assert [p.seq for p in problems][:1] == [first]
 
 
 def test_no_audit_row_means_no_decision(api, org_app):

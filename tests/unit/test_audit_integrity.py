@@ -80,13 +80,15 @@ def keyed_app(make_app, backend):
 
 
 def test_a_keyed_chain_verifies_only_with_its_key(keyed_app):
+    applied = head(keyed_app).seq  # the apply's rows
     client = client_for(keyed_app)
     for _ in range(3):
         assert client.post("/api/v1/decisions", json=REQUEST).status_code == 200
     assert head(keyed_app).keyed_from == 1  # a fresh store is keyed from its first row
     assert head(keyed_app).key_id == audit.ChainKey.from_text(KEY).key_id
     result = verify(keyed_app, KEY)
-    assert result.problems == [] and result.rows == 5 and result.keyed_from == 1
+    assert result.problems == [] and result.rows == applied + 1 + 3  # apply, key, decisions
+    assert result.keyed_from == 1
     assert "set GOVERNANCE_AUDIT_KEY" in verify(keyed_app).problems[0].what
     assert "not the chain's key" in verify(keyed_app, OTHER_KEY).problems[0].what
     assert KEY not in repr(state(keyed_app).audit_key)
@@ -109,8 +111,10 @@ def test_an_edit_re_chained_without_the_key_is_found(keyed_app, backend, forger_
     client = client_for(keyed_app)
     for _ in range(3):
         client.post("/api/v1/decisions", json=REQUEST)
+    last = head(keyed_app).seq
     with raw_store(keyed_app, backend) as session:
-        session.execute(text("UPDATE audit_event SET actor = 'mallory' WHERE seq = 4"))
+        session.execute(text("UPDATE audit_event SET actor = 'mallory' WHERE seq = :s"),
+                        {"s": last})
         rechain(session, audit.ChainKey.from_text(forger_key))
     problems = verify(keyed_app, KEY).problems
     assert problems and problems[0].seq == 1 and "edited" in problems[0].what
@@ -131,18 +135,19 @@ def test_a_truncated_tail_with_a_rewound_head_is_found_by_the_checkpoint(make_ap
     app = make_app(backend, GOVERNANCE_AUDIT_KEY=key)
     apply_file(app)
     client = client_for(app)
+    cut = head(app).seq + 1  # keep the apply, the key and one decision
     for _ in range(4):
         client.post("/api/v1/decisions", json=REQUEST)
     document = checkpoint_of(app, key)
-    assert document["seq"] == 6 and check(app, document, key) == []
+    assert document["seq"] == cut + 3 and check(app, document, key) == []
     with raw_store(app, backend) as session:
-        session.execute(text("DELETE FROM audit_event WHERE seq > 3"))
-        last = session.scalar(select(AuditEvent.hash).where(AuditEvent.seq == 3))
-        session.execute(text("UPDATE audit_head SET seq = 3, hash = :h WHERE id = 1"),
-                        {"h": last})
+        session.execute(text("DELETE FROM audit_event WHERE seq > :s"), {"s": cut})
+        last = session.scalar(select(AuditEvent.hash).where(AuditEvent.seq == cut))
+        session.execute(text("UPDATE audit_head SET seq = :s, hash = :h WHERE id = 1"),
+                        {"s": cut, "h": last})
     assert verify(app, key).problems == []  # the shortened chain is consistent in itself...
     problems = check(app, document, key)  # ...but no longer reaches what was kept outside
-    assert problems and "no longer reaches the checkpoint's row 6" in problems[0].what
+    assert problems and f"no longer reaches the checkpoint's row {cut + 3}" in problems[0].what
 
 
 def test_a_re_chained_unkeyed_trail_differs_from_its_checkpoint(make_app, backend):
@@ -193,12 +198,14 @@ def test_the_head_and_rows_are_guarded_in_the_database(keyed_app, backend, state
 def test_an_unkeyed_chain_is_keyed_from_the_next_row_and_still_verifies(make_app, backend):
     plain = make_app(backend)
     apply_file(plain)
-    client_for(plain).post("/api/v1/decisions", json=REQUEST)  # rows 1-3, plain SHA-256
+    client_for(plain).post("/api/v1/decisions", json=REQUEST)  # apply, key, decision: SHA-256
+    plain_rows = head(plain).seq
     keyed = same_store(plain, GOVERNANCE_AUDIT_KEY=KEY)
     assert client_for(keyed).post("/api/v1/decisions", json=REQUEST).status_code == 200
-    assert head(keyed).keyed_from == 4  # row 4 is the new key's own audit row
+    assert head(keyed).keyed_from == plain_rows + 1  # the new key's own audit row
     result = verify(keyed, KEY)
-    assert result.problems == [] and result.rows == 5 and result.keyed_from == 4
+    assert result.problems == [] and result.rows == plain_rows + 2
+    assert result.keyed_from == plain_rows + 1
 
 
 @pytest.mark.parametrize("held", [None, OTHER_KEY])
@@ -223,6 +230,7 @@ def test_every_append_path_links_rows_by_the_one_formula(make_app, backend, dura
     and operation rows: each store computes links that the Python formula verifies."""
     app = make_app(backend, GOVERNANCE_AUDIT_KEY=key, GOVERNANCE_AUDIT_DURABILITY=durability)
     apply_file(app)  # operation rows (session path)
+    applied = head(app).seq
     client = client_for(app)
     assert client.post("/api/v1/decisions", json=REQUEST).status_code == 200  # lone
     statuses: list[int] = []
@@ -242,7 +250,7 @@ def test_every_append_path_links_rows_by_the_one_formula(make_app, backend, dura
     assert batch.status_code == 200 and statuses == [200] * 60
     result = verify(app, key)
     # apply, key, lone, threads, batch
-    assert result.problems == [] and result.rows == 1 + 1 + 1 + 60 + 600
+    assert result.problems == [] and result.rows == applied + 1 + 1 + 60 + 600
 
 
 def test_a_missing_head_fails_decisions_closed_and_releases_the_store(make_app, backend):
