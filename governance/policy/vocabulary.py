@@ -3,6 +3,8 @@ from __future__ import annotations
 
 ACTIONS = ("view", "export", "disclose")
 
+# Contract section 3's reason codes, in its order. Where several apply to one field, the pipeline
+# reports the one listed first: its precedence (pipeline.RANK) is read from here and nowhere else.
 REASONS = (
     "unknown_field",
     "subject_inactive",
