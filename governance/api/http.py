@@ -155,9 +155,10 @@ def install(app: Flask) -> None:
 
     @app.errorhandler(GovernanceError)
     def _refusal(exc: GovernanceError):
-        """Every refusal of every layer, by the status and code it carries."""
-        if exc.status >= 500:
-            release_session(state().session)
+        """Every refusal of every layer, by the status and code it carries. Whatever the
+        refused request had begun (a row lock, SQLite's write lock) ends here, not at some
+        later teardown: nothing of a refusal is half-written or holds the store."""
+        release_session(state().session)
         response = error_response(exc.status, exc.code, exc.message, exc.details)
         if exc.status == 401:
             response[0].headers["WWW-Authenticate"] = 'Bearer realm="need-to-know"'
