@@ -5,13 +5,12 @@ import re
 from datetime import datetime
 
 from flask import Blueprint, jsonify, request
-from sqlalchemy import select
 
 from governance.api.http import ApiError, require_key
 from governance.audit import payload_of
 from governance.clock import iso, to_naive_utc
 from governance.extension import state
-from governance.models import AuditEvent
+from governance.reads.audit import AuditFilter, audit_page
 
 bp = Blueprint("governance_audit", __name__, url_prefix="/api/v1")
 MAX_LIMIT = 1000
@@ -23,19 +22,14 @@ _DIGITS = re.compile(r"-?[0-9]{1,20}")
 @require_key("manage")
 def audit_events():
     args = request.args
-    query = select(AuditEvent).order_by(AuditEvent.seq)
-    for name, column in (("subject", AuditEvent.subject), ("participant", AuditEvent.participant),
-                         ("kind", AuditEvent.kind), ("ref", AuditEvent.ref),
-                         ("actor", AuditEvent.actor)):
-        if args.get(name):
-            query = query.where(column == args[name])
-    if args.get("since"):
-        query = query.where(AuditEvent.at >= date_time("since", args["since"]))
-    if args.get("until"):
-        query = query.where(AuditEvent.at < date_time("until", args["until"]))
+    wanted = AuditFilter(
+        **{name: args.get(name) or None for name in ("subject", "participant", "kind", "ref",
+                                                      "actor")},
+        since=date_time("since", args["since"]) if args.get("since") else None,
+        until=date_time("until", args["until"]) if args.get("until") else None)
     after = bounded_int("after", args.get("after", "0"), 0, MAX_SEQ)
     limit = bounded_int("limit", args.get("limit", "100"), 1, MAX_LIMIT)
-    rows = state().session.scalars(query.where(AuditEvent.seq > after).limit(limit)).all()
+    rows = audit_page(state().session, wanted, after, limit)
     events = [{"seq": e.seq, "at": iso(e.at), "kind": e.kind, "actor": e.actor,
                "subject": e.subject, "participant": e.participant, "ref": e.ref,
                "payload": payload_of(e), "hash": e.hash} for e in rows]

@@ -5,10 +5,9 @@ from __future__ import annotations
 import csv
 import io
 import re
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from flask import Blueprint, Response, current_app, jsonify, request
-from sqlalchemy import select
 
 from governance.api.audit_log import bounded_int, date_time
 from governance.api.http import ApiError, json_object, require_key
@@ -37,6 +36,7 @@ from governance.operations.escalations import (
     pending_for,
 )
 from governance.orgfile.export import consent_document
+from governance.reads.consents import ConsentFilter, consent_with_history, current_consents
 from governance.resources import resource_path
 
 MAX_DAYS = 3650  # day counts in queries: ten years
@@ -73,30 +73,23 @@ def create_consent():
 @bp.get("/consents")
 @require_key("manage")
 def list_consents():
-    query = select(Consent).where(Consent.ended_at.is_(None))
-    if request.args.get("participant"):
-        query = query.where(Consent.participant_id == request.args["participant"])
-    if request.args.get("needs_renewal") == "true":
-        query = query.where(Consent.needs_renewal.is_not(None))
-    if "expiring_within_days" in request.args:
-        days = bounded_int("expiring_within_days", request.args["expiring_within_days"], 1,
-                           MAX_DAYS)
-        query = query.where(Consent.status == "active", Consent.valid_until > now(),
-                            Consent.valid_until <= now() + timedelta(days=days))
-    rows = state().session.scalars(query.order_by(Consent.participant_id, Consent.id).limit(1000))
+    args = request.args
+    wanted = ConsentFilter(
+        participant=args.get("participant") or None,
+        needs_renewal=args.get("needs_renewal") == "true",
+        expiring_within_days=bounded_int("expiring_within_days", args["expiring_within_days"],
+                                         1, MAX_DAYS)
+        if "expiring_within_days" in args else None)
+    rows = current_consents(state().session, wanted, now())
     return jsonify({"consents": [consent_document(c, now()) for c in rows]})
 
 
 @bp.get("/consents/<consent_id>")
 @require_key("manage")
 def show_consent(consent_id: str):
-    consent = found(Consent, consent_id)
-    history, older = [], consent.supersedes
-    while older:
-        previous = state().session.get(Consent, older)
-        history.append(consent_document(previous, now()))
-        older = previous.supersedes
-    return jsonify({**consent_document(consent, now()), "history": history})
+    consent, history = consent_with_history(state().session, consent_id)
+    return jsonify({**consent_document(consent, now()),
+                    "history": [consent_document(c, now()) for c in history]})
 
 
 @bp.post("/consents/<consent_id>/amend")
