@@ -2,15 +2,12 @@
 alerts. Views parse and format; operations write; notices go out after the commit."""
 from __future__ import annotations
 
-from datetime import datetime
-
 from flask import Blueprint, jsonify, request
 
 from governance.api.audit_log import bounded_int
 from governance.api.http import ApiError, json_object, require_key
-from governance.clock import to_naive_utc
 from governance.extension import state
-from governance.models import Override, Program, ReviewCampaign, Role
+from governance.models import Override, ReviewCampaign
 from governance.operations.alerts import alerts
 from governance.operations.elevation import (
     BreakGlass,
@@ -27,7 +24,6 @@ from governance.operations.reviews import (
     campaign_document,
     campaign_items,
 )
-from governance.policy.patterns import MAX_ID_LENGTH
 
 bp = Blueprint("governance_elevation", __name__, url_prefix="/api/v1")
 MAX_DAYS = 3650  # unused-assignment windows: ten years
@@ -43,43 +39,6 @@ def checked_integer(data: dict, name: str, low: int, high: int) -> None:
     if isinstance(value, int | float) and not isinstance(value, bool) and value > high:
         problem = f"must be an integer from {low} to {high}"
         raise ApiError(400, "invalid_request", f"{name}: {problem}", {name: problem})
-
-
-def checked_date(data: dict, name: str) -> None:
-    """A body member that is an ISO 8601 date-time whose zone offset carries it outside the
-    years 1-9999 in UTC is a 400 (the operation would overflow converting it); any other
-    problem with it is left to the operation."""
-    value = data.get(name)
-    if isinstance(value, str):
-        try:
-            to_naive_utc(datetime.fromisoformat(value))
-        except OverflowError:
-            problem = "outside the years 1 to 9999 once in UTC"
-            raise ApiError(400, "invalid_request", f"{name}: {problem}", {name: problem}) from None
-        except ValueError:
-            pass
-
-
-def checked_scope(session, data: dict) -> None:
-    """A campaign's ``roles`` must be live elevated roles and its ``programs`` live programs
-    (400 naming each that is not): a misspelt id would open a campaign that silently reviews
-    nothing. Anything that is not a list of strings is left to the operation."""
-    errors = {}
-    for name, model, what in (("roles", Role, "a live elevated role"),
-                              ("programs", Program, "a live program")):
-        values = data.get(name)
-        if not isinstance(values, list):
-            continue
-        for index, value in enumerate(values):
-            if not isinstance(value, str):
-                continue
-            row = session.get(model, value) if len(value) <= MAX_ID_LENGTH else None
-            if row is None or row.retired_at is not None or (
-                    model is Role and not row.elevated):
-                errors[f"{name}[{index}]"] = f"not {what}"
-    if errors:
-        raise ApiError(400, "invalid_request",
-                       "; ".join(f"{k}: {v}" for k, v in errors.items()), errors)
 
 
 def notified(result):
@@ -145,9 +104,6 @@ def close_break_glass_review(item_id: str):
 @require_key("manage")
 def open_review_campaign():
     data, st = json_object(), state()
-    checked_integer(data, "unused_days", 0, MAX_DAYS)
-    checked_date(data, "due")
-    checked_scope(st.session, data)
     return jsonify(notified(OpenCampaign(data.get("actor"), data, st.clock())
                             .execute(st.session))), 201
 

@@ -21,6 +21,7 @@ from governance.ids import new_id
 from governance.models import (
     Override,
     PolicyState,
+    Program,
     ReviewCampaign,
     ReviewItem,
     Role,
@@ -31,9 +32,11 @@ from governance.operations.common import active_actor, is_reviewer, locked_row, 
 from governance.operations.elevation import approvers, override_document
 from governance.operations.errors import Conflict, Invalid, NotFound, Refused
 from governance.operations.state import bump_revision
+from governance.policy.patterns import MAX_ID_LENGTH
 from governance.policy.snapshot import Window
 
 AUTO_CAMPAIGN_DAYS = 14
+MAX_UNUSED_DAYS = 3650  # ten years: further back would overflow a date
 RUN_DUE_LOCK = 7_240_001  # advisory lock key for run-due on PostgreSQL
 
 
@@ -57,6 +60,24 @@ def _due(value: object) -> datetime:
         return to_naive_utc(datetime.fromisoformat(str(value)))
     except ValueError:
         raise Invalid("due: an ISO 8601 date or date-time", {"due": "not a date"}) from None
+    except OverflowError:  # a zone offset that carries it past the year 9999
+        raise Invalid("due: outside the years 1 to 9999 once in UTC",
+                      {"due": "outside the years 1 to 9999 once in UTC"}) from None
+
+
+def _scope(session: Session, roles: list[str], programs: list[str]) -> None:
+    """A campaign's roles must be live elevated roles and its programs live programs: a
+    misspelt id would open a campaign that silently reviews nothing."""
+    errors = {}
+    for name, values, model, what in (("roles", roles, Role, "a live elevated role"),
+                                      ("programs", programs, Program, "a live program")):
+        for index, value in enumerate(values):
+            row = session.get(model, value) if len(value) <= MAX_ID_LENGTH else None
+            if row is None or row.retired_at is not None or (
+                    model is Role and not row.elevated):
+                errors[f"{name}[{index}]"] = f"not {what}"
+    if errors:
+        raise Invalid("; ".join(f"{k}: {v}" for k, v in errors.items()), errors)
 
 
 def open_campaign(session: Session, actor: str, roles: list[str], programs: list[str],
@@ -106,9 +127,12 @@ class OpenCampaign:
         for name, value in (("roles", roles), ("programs", programs)):
             if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
                 raise Invalid(f"{name}: a list of ids", {name: "a list of ids"})
+        _scope(session, roles, programs)
         unused_days = self.body.get("unused_days", 30)
-        if not isinstance(unused_days, int) or isinstance(unused_days, bool) or unused_days < 0:
-            raise Invalid("unused_days: a whole number of days", {"unused_days": "a number"})
+        if not isinstance(unused_days, int) or isinstance(unused_days, bool) \
+                or not 0 <= unused_days <= MAX_UNUSED_DAYS:
+            problem = f"must be an integer from 0 to {MAX_UNUSED_DAYS}"
+            raise Invalid(f"unused_days: {problem}", {"unused_days": problem})
         on_no_decision = self.body.get("on_no_decision")
         if on_no_decision not in ("revoke", "keep"):
             raise Invalid("on_no_decision: revoke or keep", {"on_no_decision": "revoke|keep"})
