@@ -3,6 +3,7 @@ nothing allowed, nothing half-written; limits on bodies, ids, nesting and time."
 from __future__ import annotations
 
 import json
+import sqlite3
 import time
 
 import pytest
@@ -235,3 +236,24 @@ def test_caches_stay_bounded_in_bytes_whatever_ids_callers_send(api):
         assert api.post("/api/v1/decisions", json={**GOOD, "fields": fields}
                         ).status_code == 200
     assert cache.held_bytes <= 4 << 20
+
+
+@pytest.mark.parametrize("path, body", [
+    ("/api/v1/reviews/items/nope/decide", {"actor": "sam", "decision": "keep"}),  # 404
+    ("/api/v1/users/nick/disable", {"actor": "nick", "reason": "x"}),  # 422, self
+    ("/api/v1/overrides/nope/approve", {"actor": "sam"}),  # 404
+])
+def test_a_refused_request_leaves_no_lock_on_the_store(make_app, path, body):
+    """The operation took SQLite's write lock (to read its row fresh) before refusing: the
+    refusal ends the transaction at once, so another process may write straight away."""
+    app = make_app("sqlite")
+    apply_file(app)
+    client = app.test_client()
+    client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {new_key(app, 'decide', 'manage')}"
+    with app.test_request_context():  # as a host app's (or pytest-flask's) outer context
+        assert client.post(path, json=body).status_code in (404, 422)
+        other = sqlite3.connect(app.config["GOVERNANCE_DATABASE_URL"].removeprefix(
+            "sqlite:///"), timeout=0)
+        other.execute("BEGIN IMMEDIATE")  # raises "database is locked" if the lock stayed
+        other.rollback()
+        other.close()
