@@ -5,9 +5,9 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from governance.audit import payload_of
-from governance.models import AuditEvent, PolicyState, Role, RoleAssignment, User
+from governance.models import AuditEvent, PolicyState, User
+from governance.operations.approvers import is_reviewer, may_approve  # noqa: F401 (moved)
 from governance.operations.errors import Invalid, NotFound, Refused
-from governance.policy.snapshot import Window
 
 
 def require_text(value: object, name: str) -> str:
@@ -54,22 +54,3 @@ def locked_row(session: Session, model, object_id: str):
                         .values(updated_at=PolicyState.updated_at))
     return session.scalar(select(model).where(model.__mapper__.primary_key[0] == object_id)
                           .with_for_update().execution_options(populate_existing=True))
-
-
-def may_approve(session: Session, user: str, what: str, program: str, now) -> bool:
-    """Does ``user`` hold, now, a role that ``approves: [what]`` in ``program`` (or org-wide)?"""
-    approvers = {r.id: r.scope for r in session.scalars(select(Role).where(
-        Role.retired_at.is_(None))) if what in (r.approves or [])}
-    for a in session.scalars(select(RoleAssignment).where(
-            RoleAssignment.user_id == user, RoleAssignment.ended_at.is_(None),
-            RoleAssignment.role_id.in_(list(approvers)))):
-        in_scope = approvers[a.role_id] == "organization" or a.program_id == program
-        if in_scope and Window(a.id, a.valid_from, a.valid_until).active(now):
-            return True
-    return False
-
-
-def is_reviewer(session: Session, user: str, program: str, now) -> bool:
-    """A supervisor or compliance officer here: approves overrides or escalations."""
-    return (may_approve(session, user, "override", program, now)
-            or may_approve(session, user, "escalation", program, now))

@@ -26,14 +26,8 @@ from governance.models import (
     RoleAssignment,
 )
 from governance.notify import Notice
-from governance.operations.common import (
-    active_actor,
-    is_reviewer,
-    locked_row,
-    may_approve,
-    optional_text,
-    require_text,
-)
+from governance.operations.approvers import approvers, is_reviewer, may_approve, reviewers
+from governance.operations.common import active_actor, locked_row, optional_text, require_text
 from governance.operations.errors import Conflict, Invalid, NotFound, Refused
 from governance.operations.state import bump_revision
 from governance.policy import patterns
@@ -58,15 +52,17 @@ def override_document(o: Override, now: datetime) -> dict:
 
 
 def _roles_in(session: Session, user: str, program: str, now: datetime) -> list[Role]:
-    roles = []
-    for a in session.scalars(select(RoleAssignment).where(
-            RoleAssignment.user_id == user, RoleAssignment.ended_at.is_(None))):
-        role = session.get(Role, a.role_id)
-        if (role is not None and role.retired_at is None
-                and (role.scope == "organization" or a.program_id == program)
-                and Window(a.id, a.valid_from, a.valid_until).active(now)):
-            roles.append(role)
-    return roles
+    """The live roles ``user`` holds now in ``program`` (or org-wide), one per assignment."""
+    rows = session.execute(
+        select(Role, RoleAssignment.id, RoleAssignment.program_id, RoleAssignment.valid_from,
+               RoleAssignment.valid_until)
+        .join(Role, Role.id == RoleAssignment.role_id)
+        .where(RoleAssignment.user_id == user, RoleAssignment.ended_at.is_(None),
+               Role.retired_at.is_(None))
+        .order_by(RoleAssignment.id))
+    return [role for role, a_id, where, valid_from, valid_until in rows
+            if (role.scope == "organization" or where == program)
+            and Window(a_id, valid_from, valid_until).active(now)]
 
 
 def enrolled(session: Session, participant: object, program: object) -> bool:
@@ -76,12 +72,6 @@ def enrolled(session: Session, participant: object, program: object) -> bool:
     return session.scalar(select(Enrollment.id).where(
         Enrollment.participant_id == participant, Enrollment.program_id == program,
         Enrollment.ended_at.is_(None))) is not None
-
-
-def approvers(session: Session, what: str, program: str, now: datetime) -> list[str]:
-    users = session.scalars(select(RoleAssignment.user_id).where(
-        RoleAssignment.ended_at.is_(None)).distinct())
-    return [u for u in users if may_approve(session, u, what, program, now)]
 
 
 @dataclass
@@ -273,9 +263,8 @@ class BreakGlass:
         audit.append(session, "break_glass.used", document, actor=actor, subject=actor,
                      participant=participant, ref=row.id, at=self.now)
         session.commit()
-        reviewers = sorted((set(approvers(session, "override", program, self.now))
-                            | set(approvers(session, "escalation", program, self.now))) - {actor})
-        return document, Notice("break_glass.used", reviewers,
+        return document, Notice("break_glass.used",
+                                [u for u in reviewers(session, program, self.now) if u != actor],
                                 f"Break-glass used by {actor} on {participant}",
                                 f"Reason: {reason}. Review it within the day.", document)
 

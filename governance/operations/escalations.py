@@ -12,11 +12,11 @@ from governance import audit
 from governance.clock import iso, utcnow
 from governance.ids import new_id
 from governance.models import Escalation
+from governance.operations.approvers import approval_scope, may_approve
 from governance.operations.common import (
     active_actor,
     load_decision,
     locked_row,
-    may_approve,
     optional_text,
     require_text,
 )
@@ -113,8 +113,14 @@ class DecideEscalation:
 
 def pending_for(session: Session, approver: str, now: datetime) -> list[dict]:
     """The approver's queue: pending escalations they may decide (never their own)."""
-    rows = session.scalars(select(Escalation).where(Escalation.status == "pending",
-                                                    Escalation.user_id != approver)
-                           .order_by(Escalation.requested_at))
-    return [escalation_document(e, now) for e in rows
-            if may_approve(session, approver, "escalation", e.program_id, now)]
+    scope = approval_scope(session, approver, "escalation", now)
+    if not scope:
+        return []
+    query = select(Escalation).where(Escalation.status == "pending",
+                                     Escalation.user_id != approver)
+    if not scope.everywhere:
+        query = query.where(Escalation.program_id.in_(
+            [p for p in scope.programs if p is not None]))
+    return [escalation_document(e, now)
+            for e in session.scalars(query.order_by(Escalation.requested_at))
+            if scope.covers(e.program_id)]
