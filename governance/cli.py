@@ -280,10 +280,8 @@ def reviews_run_due() -> None:
 
     upgrade_database()
     st = state()
-    run = RunDue(st.clock(), st.config["GOVERNANCE_PENDING_OVERRIDE_MINUTES"])
-    done = run.execute(st.session)
-    for notice in run.notices:
-        st.notifier.notify(st.session, notice)
+    done = RunDue(st.clock(), st.config["GOVERNANCE_PENDING_OVERRIDE_MINUTES"],
+                  notifier=st.notifier).execute(st.session)
     click.echo(", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in done.items()))
 
 

@@ -1,7 +1,8 @@
 """Notifications: a small hook interface, a logging notifier and an SMTP one.
 
-Operations call ``notify`` after their change commits. A host application may set
-``state(app).notifier`` to any object with the same method (a chat or ticketing bridge).
+Operations ``deliver`` their notices through the notifier the front end hands them, after their
+change commits. A host application may set ``state(app).notifier`` to any object with the same
+method (a chat or ticketing bridge).
 """
 from __future__ import annotations
 
@@ -74,6 +75,15 @@ class SmtpNotifier:
         except (OSError, smtplib.SMTPException):
             # A lost e-mail must not undo the committed change; it is logged for follow-up.
             log.exception("%s: could not send to %s", notice.event, addresses)
+
+
+def deliver(notifier: Notifier, session: Session, *notices: Notice) -> None:
+    """Send after the commit: a notifier that fails is logged, never undoes the change."""
+    for notice in notices:
+        try:
+            notifier.notify(session, notice)
+        except Exception:  # noqa: BLE001 - the change is committed; the notice is lost, logged
+            log.exception("%s: the notifier failed", notice.event)
 
 
 def notifier_from_config(config: dict) -> Notifier:

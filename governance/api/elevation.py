@@ -41,22 +41,15 @@ def checked_integer(data: dict, name: str, low: int, high: int) -> None:
         raise ApiError(400, "invalid_request", f"{name}: {problem}", {name: problem})
 
 
-def notified(result):
-    """Run the notice an operation returned (after its commit) and answer its document."""
-    document, notice = result
-    st = state()
-    st.notifier.notify(st.session, notice)
-    return document
-
-
 @bp.post("/overrides")
 @require_key("manage")
 def request_override():
     data, st = json_object(), state()
     checked_integer(data, "minutes", 1, MAX_MINUTES)
     operation = RequestOverride(data.get("actor"), data, st.clock(),
-                                st.config["GOVERNANCE_MAX_OVERRIDE_MINUTES"])
-    return jsonify(notified(operation.execute(st.session))), 201
+                                st.config["GOVERNANCE_MAX_OVERRIDE_MINUTES"],
+                                notifier=st.notifier)
+    return jsonify(operation.execute(st.session)), 201
 
 
 @bp.get("/overrides/<override_id>")
@@ -79,8 +72,9 @@ def decide_override(override_id: str, verdict: str):
         raise ApiError(404, "not_found", f"no such action '{verdict}'")
     operation = DecideOverride(override_id, data.get("actor"), verdict == "approve",
                                data.get("note"), st.clock(),
-                               st.config["GOVERNANCE_PENDING_OVERRIDE_MINUTES"])
-    return jsonify(notified(operation.execute(st.session)))
+                               st.config["GOVERNANCE_PENDING_OVERRIDE_MINUTES"],
+                               notifier=st.notifier)
+    return jsonify(operation.execute(st.session))
 
 
 @bp.post("/break-glass")
@@ -88,8 +82,8 @@ def decide_override(override_id: str, verdict: str):
 def break_glass():
     data, st = json_object(), state()
     operation = BreakGlass(data.get("actor"), data, st.clock(),
-                           st.config["GOVERNANCE_BREAK_GLASS_ALERT"])
-    return jsonify(notified(operation.execute(st.session))), 201
+                           st.config["GOVERNANCE_BREAK_GLASS_ALERT"], notifier=st.notifier)
+    return jsonify(operation.execute(st.session)), 201
 
 
 @bp.post("/break-glass/reviews/<item_id>/close")
@@ -104,8 +98,8 @@ def close_break_glass_review(item_id: str):
 @require_key("manage")
 def open_review_campaign():
     data, st = json_object(), state()
-    return jsonify(notified(OpenCampaign(data.get("actor"), data, st.clock())
-                            .execute(st.session))), 201
+    return jsonify(OpenCampaign(data.get("actor"), data, st.clock(), notifier=st.notifier)
+                   .execute(st.session)), 201
 
 
 @bp.get("/reviews/campaigns/<campaign_id>")

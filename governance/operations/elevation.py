@@ -7,7 +7,7 @@ hour, and always opens an after-the-fact review item.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
@@ -25,7 +25,7 @@ from governance.models import (
     Role,
     RoleAssignment,
 )
-from governance.notify import Notice
+from governance.notify import Notice, Notifier, deliver
 from governance.operations.approvers import approvers, is_reviewer, may_approve, reviewers
 from governance.operations.common import active_actor, locked_row, optional_text, require_text
 from governance.operations.errors import Conflict, Invalid, NotFound, Refused
@@ -80,8 +80,9 @@ class RequestOverride:
     body: dict
     now: datetime
     service_cap: int = 480
+    notifier: Notifier = field(kw_only=True)  # told after the commit
 
-    def execute(self, session: Session) -> tuple[dict, Notice]:
+    def execute(self, session: Session) -> dict:
         actor = active_actor(session, self.actor)
         reason = require_text(self.body.get("reason"), "reason")
         program, participant, fields, actions, minutes = self._checked(session)
@@ -102,11 +103,12 @@ class RequestOverride:
         audit.append(session, "override.requested", document, actor=actor, subject=actor,
                      participant=participant, ref=row.id, at=self.now)
         session.commit()
-        return document, Notice(
+        deliver(self.notifier, session, Notice(
             "override.requested", approvers(session, "override", program, self.now),
             f"Override requested by {actor} in {program}",
             f"{actor} asks for {', '.join(actions)} on {', '.join(fields)} for {minutes} "
-            f"minutes: {reason}", document)
+            f"minutes: {reason}", document))
+        return document
 
     def _checked(self, session: Session):
         b, errors = self.body, {}
@@ -166,8 +168,9 @@ class DecideOverride:
     note: str | None
     now: datetime
     pending_minutes: int = 1440
+    notifier: Notifier = field(kw_only=True)  # told after the commit
 
-    def execute(self, session: Session) -> tuple[dict, Notice]:
+    def execute(self, session: Session) -> dict:
         actor = active_actor(session, self.actor)
         row = _locked(session, self.override_id)
         if row.status == "pending" and row.requested_at + timedelta(
@@ -195,9 +198,10 @@ class DecideOverride:
                      subject=row.user_id, participant=row.participant_id, ref=row.id,
                      at=self.now)
         session.commit()
-        return document, Notice(f"override.{row.status}", [row.user_id],
-                                f"Your override {row.id} was {row.status}",
-                                f"{actor} {row.status} it. {self.note or ''}".strip(), document)
+        deliver(self.notifier, session, Notice(
+            f"override.{row.status}", [row.user_id], f"Your override {row.id} was {row.status}",
+            f"{actor} {row.status} it. {self.note or ''}".strip(), document))
+        return document
 
 
 @dataclass
@@ -233,8 +237,9 @@ class BreakGlass:
     body: dict
     now: datetime
     alert_threshold: int = 3
+    notifier: Notifier = field(kw_only=True)  # told after the commit
 
-    def execute(self, session: Session) -> tuple[dict, Notice]:
+    def execute(self, session: Session) -> dict:
         actor = active_actor(session, self.actor)
         reason = require_text(self.body.get("reason"), "reason")
         program, participant = self.body.get("program"), self.body.get("participant")
@@ -263,10 +268,11 @@ class BreakGlass:
         audit.append(session, "break_glass.used", document, actor=actor, subject=actor,
                      participant=participant, ref=row.id, at=self.now)
         session.commit()
-        return document, Notice("break_glass.used",
-                                [u for u in reviewers(session, program, self.now) if u != actor],
-                                f"Break-glass used by {actor} on {participant}",
-                                f"Reason: {reason}. Review it within the day.", document)
+        deliver(self.notifier, session, Notice(
+            "break_glass.used", [u for u in reviewers(session, program, self.now) if u != actor],
+            f"Break-glass used by {actor} on {participant}",
+            f"Reason: {reason}. Review it within the day.", document))
+        return document
 
 
 @dataclass

@@ -27,7 +27,7 @@ from governance.models import (
     Role,
     RoleAssignment,
 )
-from governance.notify import Notice
+from governance.notify import Notice, Notifier, deliver
 from governance.operations.common import active_actor, is_reviewer, locked_row, optional_text
 from governance.operations.elevation import approvers, override_document
 from governance.operations.errors import Conflict, Invalid, NotFound, Refused
@@ -120,6 +120,7 @@ class OpenCampaign:
     actor: str
     body: dict
     now: datetime
+    notifier: Notifier = field(kw_only=True)  # told after the commit
 
     def execute(self, session: Session) -> dict:
         actor = active_actor(session, self.actor)
@@ -148,7 +149,8 @@ class OpenCampaign:
                                                           if k != "items"} | {
             "items": len(items)}, actor=actor, ref=campaign.id, at=self.now)
         session.commit()
-        return document, assignment_notice(session, campaign, items, self.now)
+        deliver(self.notifier, session, assignment_notice(session, campaign, items, self.now))
+        return document
 
 
 def assignment_notice(session: Session, campaign: ReviewCampaign, items: list[ReviewItem],
@@ -225,6 +227,7 @@ class RunDue:
     now: datetime
     pending_minutes: int = 1440
     notices: list[Notice] = field(default_factory=list)
+    notifier: Notifier | None = None  # told after the commit (the notices stay listed)
     # One audit row per item acted on, naming the item, the action and its cause.
     _rows: list[dict] = field(default_factory=list, init=False)
 
@@ -242,6 +245,8 @@ class RunDue:
             for start in range(0, len(self._rows), 2000):
                 audit.write_rows(session.connection(), self._rows[start:start + 2000])
         session.commit()
+        if self.notifier is not None:
+            deliver(self.notifier, session, *self.notices)
         return done
 
     def _audit(self, kind: str, document: dict, cause: str, *, subject: str | None = None,

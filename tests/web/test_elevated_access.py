@@ -322,3 +322,22 @@ def test_undecided_items_remind_reviewers_once_before_the_due_date(api, org_app,
             again["review_reminders"]) == (0, 1, 0)
     assert [n.event for n in run.notices] == ["review.item_overdue"]
     assert "sam" in run.notices[0].recipients
+
+
+def test_a_failing_notifier_never_undoes_the_committed_request(api, org_app, caplog):
+    class Broken:
+        def notify(self, session, notice):
+            raise RuntimeError("mail relay down")
+
+    state(org_app).notifier = Broken()
+    override = ok(api.post("/api/v1/overrides", json=REQUEST), 201)
+    assert ok(api.get(f"/api/v1/overrides/{override['id']}"))["status"] == "pending"
+    assert "override.requested: the notifier failed" in caplog.text
+
+
+def test_run_due_from_the_command_line_tells_the_configured_notifier(api, org_app, notices):
+    approved_override(api, org_app)
+    at(org_app, NOW + timedelta(minutes=61))
+    result = org_app.test_cli_runner().invoke(args=["governance", "reviews", "run-due"])
+    assert result.exit_code == 0, result.output
+    assert "override.expired" in [n.event for n in notices]
