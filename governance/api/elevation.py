@@ -13,6 +13,7 @@ from governance.operations.elevation import (
     BreakGlass,
     CloseReviewItem,
     DecideOverride,
+    OverrideRequest,
     RequestOverride,
     RevokeOverride,
     override_document,
@@ -46,7 +47,7 @@ def checked_integer(data: dict, name: str, low: int, high: int) -> None:
 def request_override():
     data, st = json_object(), state()
     checked_integer(data, "minutes", 1, MAX_MINUTES)
-    operation = RequestOverride(data.get("actor"), data, st.clock(),
+    operation = RequestOverride(data.get("actor"), OverrideRequest.from_json(data), st.clock(),
                                 st.config["GOVERNANCE_MAX_OVERRIDE_MINUTES"],
                                 notifier=st.notifier)
     return jsonify(operation.execute(st.session)), 201

@@ -35,6 +35,7 @@ from governance.policy.snapshot import Window
 from governance.policy.vocabulary import ACTIONS
 
 BREAK_GLASS_MINUTES = 60
+MEMBER_ORDER = ("reason", "program", "participant", "fields", "actions", "minutes")
 
 
 def override_document(o: Override, now: datetime) -> dict:
@@ -74,17 +75,63 @@ def enrolled(session: Session, participant: object, program: object) -> bool:
         Enrollment.ended_at.is_(None))) is not None
 
 
+@dataclass(frozen=True)
+class OverrideRequest:
+    """What a requester asks for, typed. The API reads it from JSON (``from_json``), a console
+    form fills it from its fields; what a front end could not read is in ``problems``, so the
+    operation names it with the request's other problems, all at once."""
+
+    program: str | None
+    participant: str | None
+    fields: tuple[str, ...]
+    actions: tuple[str, ...]
+    reason: str | None
+    minutes: int | None
+    problems: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_json(cls, body: dict) -> OverrideRequest:
+        problems: dict[str, str] = {}
+
+        def text(name: str, problem: str, optional: bool = False) -> str | None:
+            value = body.get(name)
+            if (value is None and optional) or (isinstance(value, str) and value.strip()):
+                return value.strip() if isinstance(value, str) else None
+            problems[name] = problem
+            return None
+
+        def strings(name: str, problem: str, allowed=None) -> tuple[str, ...]:  # noqa: ANN001
+            value = body.get(name)
+            if isinstance(value, list) and value and all(
+                    isinstance(v, str) and (allowed is None or v in allowed) for v in value):
+                return tuple(value)
+            problems[name] = problem
+            return ()
+
+        reason = text("reason", "required")
+        program = text("program", "required, a known program")
+        participant = text("participant", "not a participant enrolled in that program",
+                           optional=True)
+        fields = strings("fields", "a non-empty list of catalogued field ids or patterns")
+        actions = strings("actions", f"a non-empty list of {', '.join(ACTIONS)}", ACTIONS)
+        minutes = body.get("minutes")
+        if not isinstance(minutes, int) or isinstance(minutes, bool) or minutes < 1:
+            problems["minutes"], minutes = "a positive whole number", None
+        return cls(program, participant, fields, tuple(sorted(set(actions))), reason, minutes,
+                   problems)
+
+
 @dataclass
 class RequestOverride:
     actor: str
-    body: dict
+    request: OverrideRequest
     now: datetime
     service_cap: int = 480
     notifier: Notifier = field(kw_only=True)  # told after the commit
 
     def execute(self, session: Session) -> dict:
         actor = active_actor(session, self.actor)
-        reason = require_text(self.body.get("reason"), "reason")
+        reason = self.request.reason
         program, participant, fields, actions, minutes = self._checked(session)
         roles = _roles_in(session, actor, program, self.now)
         if not roles:
@@ -111,30 +158,26 @@ class RequestOverride:
         return document
 
     def _checked(self, session: Session):
-        b, errors = self.body, {}
-        program = b.get("program")
-        if not isinstance(program, str) or session.get(Program, program) is None:
+        """The request's problems, and then the store's: a live program, an enrolled
+        participant, catalogued fields; every one named at once."""
+        wanted = self.request
+        errors = dict(wanted.problems)
+        if "program" not in errors and session.get(Program, wanted.program) is None:
             errors["program"] = "required, a known program"
-        participant = b.get("participant")
-        if participant is not None and not enrolled(session, participant, program):
+        if ("participant" not in errors and wanted.participant is not None
+                and not enrolled(session, wanted.participant, wanted.program)):
             errors["participant"] = "not a participant enrolled in that program"
-        fields = b.get("fields")
         catalogue = tuple(sorted(session.scalars(select(Field.id).where(
             Field.retired_at.is_(None)))))
-        if (not isinstance(fields, list) or not fields or not all(
-                isinstance(f, str) and patterns.is_pattern(f)
-                and patterns.expand([f], catalogue)[0] for f in fields)):
+        if "fields" not in errors and not all(
+                patterns.is_pattern(f) and patterns.expand([f], catalogue)[0]
+                for f in wanted.fields):
             errors["fields"] = "a non-empty list of catalogued field ids or patterns"
-        actions = b.get("actions")
-        if (not isinstance(actions, list) or not actions
-                or not all(isinstance(a, str) and a in ACTIONS for a in actions)):
-            errors["actions"] = f"a non-empty list of {', '.join(ACTIONS)}"
-        minutes = b.get("minutes")
-        if not isinstance(minutes, int) or isinstance(minutes, bool) or minutes < 1:
-            errors["minutes"] = "a positive whole number"
         if errors:
-            raise Invalid("; ".join(f"{k}: {v}" for k, v in errors.items()), errors)
-        return program, participant, list(fields), sorted(set(actions)), minutes
+            raise Invalid("; ".join(f"{k}: {v}" for k, v in sorted(
+                errors.items(), key=lambda e: MEMBER_ORDER.index(e[0]))), errors)
+        return (wanted.program, wanted.participant, list(wanted.fields), list(wanted.actions),
+                wanted.minutes)
 
     @staticmethod
     def _eligible(session: Session, roles: list[Role], fields, actions, minutes) -> None:

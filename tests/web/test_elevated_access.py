@@ -341,3 +341,21 @@ def test_run_due_from_the_command_line_tells_the_configured_notifier(api, org_ap
     result = org_app.test_cli_runner().invoke(args=["governance", "reviews", "run-due"])
     assert result.exit_code == 0, result.output
     assert "override.expired" in [n.event for n in notices]
+
+
+def test_a_front_end_without_json_fills_the_typed_request_itself(api, org_app):
+    """As a console form will: the operation takes the typed request, not a JSON body."""
+    from governance.operations.elevation import OverrideRequest, RequestOverride
+
+    wanted = OverrideRequest(program="housing", participant="p-100", fields=("identity.*",),
+                             actions=("view",), reason="covering for alice", minutes=60)
+    notifier = MemoryNotifier()
+    with org_app.app_context():
+        document = RequestOverride("nick", wanted, NOW, notifier=notifier).execute(
+            state(org_app).session)
+    assert document["status"] == "pending" and document["fields"] == ["identity.*"]
+    assert [n.event for n in notifier.sent] == ["override.requested"]
+    assert "sam" in notifier.sent[0].recipients
+    unreadable = OverrideRequest.from_json({**REQUEST, "minutes": "60", "actions": ["dance"]})
+    assert unreadable.problems == {"minutes": "a positive whole number",
+                                   "actions": "a non-empty list of view, export, disclose"}
