@@ -187,6 +187,15 @@ def append(session: Session, kind: str, payload: dict, **row) -> None:
     write_rows(session.connection(), [new_row(kind, payload, **row)])
 
 
+APPEND_CHUNK = 2000  # rows per statement when an operation records many items
+
+
+def append_rows(session: Session, rows: list[dict]) -> None:
+    """Add many events (``new_row``) inside the session's transaction, in chunks."""
+    for start in range(0, len(rows), APPEND_CHUNK):
+        write_rows(session.connection(), rows[start:start + APPEND_CHUNK])
+
+
 @dataclass
 class Problem:
     seq: int

@@ -25,6 +25,15 @@ class GovernanceError(Exception):
 class Invalid(GovernanceError):
     """Malformed or inconsistent input (400), each problem named in ``details``."""
 
+    @classmethod
+    def naming(cls, details: dict[str, str]) -> Invalid:
+        """One refusal listing every problem: ``member: what is wrong; ...``."""
+        return cls(listing(details), details)
+
+
+def listing(details: dict) -> str:
+    return "; ".join(f"{k}: {v}" for k, v in details.items())
+
 
 class NotFound(GovernanceError):
     status, code = 404, "not_found"

@@ -11,6 +11,7 @@ from flask import Blueprint, current_app, g, jsonify
 from governance import jsontext
 from governance.api.http import ApiError, json_object, require_key
 from governance.decisions import RecordedDecision, Recorder, decide_unrecorded
+from governance.errors import listing
 from governance.extension import state
 from governance.policy.request import DecisionRequest, RequestError, parse_decision_request
 
@@ -102,7 +103,7 @@ def _decide_item(recorder: Recorder, defaults: dict, item: object) -> RecordedDe
 
 
 def _item_error(details: dict, message: str | None = None) -> dict:
-    message = message or "; ".join(f"{k}: {v}" for k, v in details.items())
+    message = message or listing(details)
     return {"decision": False,
             "context": {"error": {"status": 400, "message": message, "details": details}}}
 

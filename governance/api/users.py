@@ -15,18 +15,19 @@ bp = Blueprint("governance_users", __name__, url_prefix="/api/v1")
 @bp.post("/users/<user_id>/disable")
 @require_key("manage")
 def disable_user(user_id: str):
-    data, st = json_object(), state()
-    change = DisableUser(user_id, data.get("actor"), data.get("reason"), st.clock()
-                         ).execute(st.session)
-    return jsonify(_document(change, st.clock()))
+    return _change(DisableUser, user_id)
 
 
 @bp.post("/users/<user_id>/enable")
 @require_key("manage")
 def enable_user(user_id: str):
+    return _change(EnableUser, user_id)
+
+
+def _change(operation: type[DisableUser] | type[EnableUser], user_id: str):
     data, st = json_object(), state()
-    change = EnableUser(user_id, data.get("actor"), data.get("reason"), st.clock()
-                        ).execute(st.session)
+    change = operation(user_id, data.get("actor"), data.get("reason"), st.clock()
+                       ).execute(st.session)
     return jsonify(_document(change, st.clock()))
 
 

@@ -44,7 +44,6 @@ from governance.orgfile.schema import ConsentSpec, OrgSpec
 from governance.policy.enforcer import new_enforcer
 
 CHUNK = 1000
-AUDIT_CHUNK = 2000  # audit rows per append
 Progress = Callable[[str, int], None]
 
 
@@ -118,8 +117,7 @@ class ApplyOrganisation:
             **cause, "summary": self.result.summary(), "changes": len(self.result.changes),
             "conflicts": len(self.result.conflicts)},
             actor=self.actor, ref=self.result.version, at=self.now))
-        for start in range(0, len(rows), AUDIT_CHUNK):
-            audit.write_rows(self.session.connection(), rows[start:start + AUDIT_CHUNK])
+        audit.append_rows(self.session, rows)
 
     def _record(self, section: str, op: str, key: str, detail: dict | None = None, *,
                 subject: str | None = None, participant: str | None = None) -> None:

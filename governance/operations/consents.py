@@ -64,7 +64,7 @@ def check_references(session: Session, spec: ConsentSpec) -> None:
     if spec.valid_from and spec.valid_until and spec.valid_until <= spec.valid_from:
         errors["until"] = "must be after from"
     if errors:
-        raise Invalid("; ".join(f"{k}: {v}" for k, v in errors.items()), errors)
+        raise Invalid.naming(errors)
 
 
 def _row(spec: ConsentSpec, **extra) -> Consent:

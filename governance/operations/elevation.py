@@ -35,6 +35,7 @@ from governance.policy.snapshot import Window
 from governance.policy.vocabulary import ACTIONS
 
 BREAK_GLASS_MINUTES = 60
+MAX_MINUTES = 525600  # what a request may name at all: a year (service and role caps are lower)
 MEMBER_ORDER = ("reason", "program", "participant", "fields", "actions", "minutes")
 
 
@@ -115,7 +116,10 @@ class OverrideRequest:
         fields = strings("fields", "a non-empty list of catalogued field ids or patterns")
         actions = strings("actions", f"a non-empty list of {', '.join(ACTIONS)}", ACTIONS)
         minutes = body.get("minutes")
-        if not isinstance(minutes, int) or isinstance(minutes, bool) or minutes < 1:
+        if isinstance(minutes, int | float) and not isinstance(minutes, bool) \
+                and minutes > MAX_MINUTES:  # an integer beyond 64 bits arrives as a float
+            problems["minutes"], minutes = f"must be an integer from 1 to {MAX_MINUTES}", None
+        elif not isinstance(minutes, int) or isinstance(minutes, bool) or minutes < 1:
             problems["minutes"], minutes = "a positive whole number", None
         return cls(program, participant, fields, tuple(sorted(set(actions))), reason, minutes,
                    problems)
@@ -174,8 +178,8 @@ class RequestOverride:
                 for f in wanted.fields):
             errors["fields"] = "a non-empty list of catalogued field ids or patterns"
         if errors:
-            raise Invalid("; ".join(f"{k}: {v}" for k, v in sorted(
-                errors.items(), key=lambda e: MEMBER_ORDER.index(e[0]))), errors)
+            raise Invalid.naming(dict(sorted(errors.items(),
+                                             key=lambda e: MEMBER_ORDER.index(e[0]))))
         return (wanted.program, wanted.participant, list(wanted.fields), list(wanted.actions),
                 wanted.minutes)
 

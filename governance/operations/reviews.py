@@ -77,7 +77,7 @@ def _scope(session: Session, roles: list[str], programs: list[str]) -> None:
                     model is Role and not row.elevated):
                 errors[f"{name}[{index}]"] = f"not {what}"
     if errors:
-        raise Invalid("; ".join(f"{k}: {v}" for k, v in errors.items()), errors)
+        raise Invalid.naming(errors)
 
 
 def open_campaign(session: Session, actor: str, roles: list[str], programs: list[str],
@@ -242,8 +242,7 @@ class RunDue:
         if any(done.values()):
             self._rows.append(audit.new_row("reviews.run_due", done, actor="system",
                                             at=self.now))
-            for start in range(0, len(self._rows), 2000):
-                audit.write_rows(session.connection(), self._rows[start:start + 2000])
+            audit.append_rows(session, self._rows)
         session.commit()
         if self.notifier is not None:
             deliver(self.notifier, session, *self.notices)

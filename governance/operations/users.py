@@ -96,7 +96,7 @@ class DisableUser:
                                                      "cause": note},
                                actor=actor, subject=user.id, ref=e.id, at=self.now)
                  for e in change.refused_escalations]
-        audit.write_rows(session.connection(), rows)
+        audit.append_rows(session, rows)
         session.commit()
         return change
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from governance.bounded_cache import BoundedCache
-from governance.errors import Invalid
+from governance.errors import Invalid, listing
 from governance.policy import patterns
 from governance.policy.vocabulary import ACTIONS
 
@@ -19,7 +19,7 @@ class RequestError(Invalid):
     """Bad input: ``details`` maps each offending member to what is wrong with it."""
 
     def __init__(self, details: dict[str, str], message: str | None = None):
-        super().__init__(message or "; ".join(f"{k}: {v}" for k, v in details.items()), details)
+        super().__init__(message or listing(details), details)
 
 
 @dataclass(frozen=True, slots=True)
