@@ -11,20 +11,25 @@ from governance.models import Override, ReviewCampaign
 from governance.operations.alerts import alerts
 from governance.operations.elevation import (
     BreakGlass,
+    BreakGlassRequest,
     CloseReviewItem,
     DecideOverride,
     OverrideRequest,
     RequestOverride,
     RevokeOverride,
+    break_glass_document,
+    closed_review_document,
     override_document,
 )
 from governance.operations.errors import NotFound
 from governance.operations.reviews import (
     MAX_UNUSED_DAYS,
+    CampaignRequest,
     DecideReviewItem,
     OpenCampaign,
     campaign_document,
     campaign_items,
+    item_document,
 )
 
 bp = Blueprint("governance_elevation", __name__, url_prefix="/api/v1")
@@ -37,7 +42,7 @@ def request_override():
     operation = RequestOverride(data.get("actor"), OverrideRequest.from_json(data), st.clock(),
                                 st.config["GOVERNANCE_MAX_OVERRIDE_MINUTES"],
                                 notifier=st.notifier)
-    return jsonify(operation.execute(st.session)), 201
+    return jsonify(override_document(operation.execute(st.session), st.clock())), 201
 
 
 @bp.get("/overrides/<override_id>")
@@ -54,40 +59,42 @@ def show_override(override_id: str):
 def decide_override(override_id: str, verdict: str):
     data, st = json_object(), state()
     if verdict == "revoke":
-        return jsonify(RevokeOverride(override_id, data.get("actor"), data.get("note"),
-                                      st.clock()).execute(st.session))
+        operation = RevokeOverride(override_id, data.get("actor"), data.get("note"), st.clock())
+        return jsonify(override_document(operation.execute(st.session), st.clock()))
     if verdict not in ("approve", "deny"):
         raise ApiError(404, "not_found", f"no such action '{verdict}'")
     operation = DecideOverride(override_id, data.get("actor"), verdict == "approve",
                                data.get("note"), st.clock(),
                                st.config["GOVERNANCE_PENDING_OVERRIDE_MINUTES"],
                                notifier=st.notifier)
-    return jsonify(operation.execute(st.session))
+    return jsonify(override_document(operation.execute(st.session), st.clock()))
 
 
 @bp.post("/break-glass")
 @require_key("manage")
 def break_glass():
     data, st = json_object(), state()
-    operation = BreakGlass(data.get("actor"), data, st.clock(),
+    operation = BreakGlass(data.get("actor"), BreakGlassRequest.from_json(data), st.clock(),
                            st.config["GOVERNANCE_BREAK_GLASS_ALERT"], notifier=st.notifier)
-    return jsonify(operation.execute(st.session)), 201
+    return jsonify(break_glass_document(operation.execute(st.session), st.clock())), 201
 
 
 @bp.post("/break-glass/reviews/<item_id>/close")
 @require_key("manage")
 def close_break_glass_review(item_id: str):
     data, st = json_object(), state()
-    return jsonify(CloseReviewItem(item_id, data.get("actor"), data.get("finding"),
-                                   st.clock()).execute(st.session))
+    item = CloseReviewItem(item_id, data.get("actor"), data.get("finding"), st.clock()
+                           ).execute(st.session)
+    return jsonify(closed_review_document(item))
 
 
 @bp.post("/reviews/campaigns")
 @require_key("manage")
 def open_review_campaign():
     data, st = json_object(), state()
-    return jsonify(OpenCampaign(data.get("actor"), data, st.clock(), notifier=st.notifier)
-                   .execute(st.session)), 201
+    opened = OpenCampaign(data.get("actor"), CampaignRequest.from_json(data), st.clock(),
+                          notifier=st.notifier).execute(st.session)
+    return jsonify(campaign_document(opened.campaign, opened.items)), 201
 
 
 @bp.get("/reviews/campaigns/<campaign_id>")
@@ -104,8 +111,9 @@ def show_review_campaign(campaign_id: str):
 @require_key("manage")
 def decide_review_item(item_id: str):
     data, st = json_object(), state()
-    return jsonify(DecideReviewItem(item_id, data.get("actor"), data.get("decision"),
-                                    data.get("note"), st.clock()).execute(st.session))
+    item = DecideReviewItem(item_id, data.get("actor"), data.get("decision"), data.get("note"),
+                            st.clock()).execute(st.session)
+    return jsonify(item_document(item))
 
 
 @bp.get("/alerts")

@@ -20,7 +20,9 @@ from governance.operations.consents import (
     CreateConsent,
     FlagRenewal,
     RevokeConsent,
+    parse_terms,
     renew_consent,
+    term_changes,
 )
 from governance.operations.disclosures import (
     RecordDisclosure,
@@ -47,8 +49,20 @@ bp = Blueprint("governance_workflows", __name__, url_prefix="/api/v1",
                template_folder=str(resource_path("templates")))
 
 
-def run(operation) -> dict:
+def run(operation):  # noqa: ANN001, ANN201 - any operation, its result
     return operation.execute(state().session)
+
+
+def consent_answer(operation) -> dict:  # noqa: ANN001
+    return consent_document(run(operation), now())
+
+
+def escalation_answer(operation) -> dict:  # noqa: ANN001
+    return escalation_document(run(operation), now())
+
+
+def disclosure_answer(row: Disclosure) -> dict:
+    return {**disclosure_summary(row), "cover_sheet": cover_sheet(state().session, row)}
 
 
 def now() -> datetime:
@@ -67,7 +81,8 @@ def found(model, object_id: str):
 @require_key("manage")
 def create_consent():
     data = json_object()
-    return jsonify(run(CreateConsent(data.get("actor"), data, now()))), 201
+    return jsonify(consent_answer(CreateConsent(data.get("actor"), parse_terms(data),
+                                                data.get("note"), now()))), 201
 
 
 @bp.get("/consents")
@@ -96,28 +111,32 @@ def show_consent(consent_id: str):
 @require_key("manage")
 def amend_consent(consent_id: str):
     data = json_object()
-    return jsonify(run(AmendConsent(consent_id, data.get("actor"), data, now())))
+    return jsonify(consent_answer(AmendConsent(consent_id, data.get("actor"), term_changes(data),
+                                               data.get("note"), now())))
 
 
 @bp.post("/consents/<consent_id>/renew")
 @require_key("manage")
 def renew(consent_id: str):
     data = json_object()
-    return jsonify(run(renew_consent(consent_id, data.get("actor"), data, now())))
+    return jsonify(consent_answer(renew_consent(consent_id, data.get("actor"), data.get("until"),
+                                                data.get("note"), now())))
 
 
 @bp.post("/consents/<consent_id>/revoke")
 @require_key("manage")
 def revoke_consent(consent_id: str):
     data = json_object()
-    return jsonify(run(RevokeConsent(consent_id, data.get("actor"), data.get("reason"), now())))
+    return jsonify(consent_answer(RevokeConsent(consent_id, data.get("actor"),
+                                                data.get("reason"), now())))
 
 
 @bp.post("/consents/<consent_id>/flag-renewal")
 @require_key("manage")
 def flag_renewal(consent_id: str):
     data = json_object()
-    return jsonify(run(FlagRenewal(consent_id, data.get("actor"), data.get("trigger"), now())))
+    return jsonify(consent_answer(FlagRenewal(consent_id, data.get("actor"), data.get("trigger"),
+                                              now())))
 
 
 @bp.get("/consents/<consent_id>/summary")
@@ -146,8 +165,8 @@ def consent_preview(consent_id: str):
 @require_key("manage")
 def request_escalation():
     data = json_object()
-    return jsonify(run(RequestEscalation(data.get("actor"), data.get("decision_id"),
-                                         data.get("justification"), now()))), 201
+    return jsonify(escalation_answer(RequestEscalation(
+        data.get("actor"), data.get("decision_id"), data.get("justification"), now()))), 201
 
 
 @bp.get("/escalations")
@@ -157,7 +176,8 @@ def escalation_queue():
     if not approver:
         raise ApiError(400, "invalid_request", "approver: required",
                        {"approver": "the user whose queue to list"})
-    return jsonify({"escalations": pending_for(state().session, approver, now())})
+    return jsonify({"escalations": [escalation_document(e, now())
+                                    for e in pending_for(state().session, approver, now())]})
 
 
 @bp.get("/escalations/<escalation_id>")
@@ -172,8 +192,8 @@ def decide_escalation(escalation_id: str, verdict: str):
     if verdict not in ("approve", "deny"):
         raise ApiError(404, "not_found", f"no such action '{verdict}'")
     data = json_object()
-    return jsonify(run(DecideEscalation(escalation_id, data.get("actor"), verdict == "approve",
-                                        data.get("note"), now())))
+    return jsonify(escalation_answer(DecideEscalation(
+        escalation_id, data.get("actor"), verdict == "approve", data.get("note"), now())))
 
 
 # -- disclosures and accounting -----------------------------------------------------------
@@ -181,15 +201,15 @@ def decide_escalation(escalation_id: str, verdict: str):
 @require_key("manage")
 def record_disclosure():
     data = json_object()
-    return jsonify(run(RecordDisclosure(data.get("actor"), data.get("decision_id"),
-                                        data.get("channel"), data.get("fields"), now()))), 201
+    return jsonify(disclosure_answer(run(RecordDisclosure(
+        data.get("actor"), data.get("decision_id"), data.get("channel"), data.get("fields"),
+        now())))), 201
 
 
 @bp.get("/disclosures/<disclosure_id>")
 @require_key("manage")
 def show_disclosure(disclosure_id: str):
-    row = found(Disclosure, disclosure_id)
-    return jsonify({**disclosure_summary(row), "cover_sheet": cover_sheet(state().session, row)})
+    return jsonify(disclosure_answer(found(Disclosure, disclosure_id)))
 
 
 @bp.get("/disclosures/<disclosure_id>/cover-sheet")
@@ -210,8 +230,8 @@ def disclosure_cover_sheet(disclosure_id: str):
 @require_key("manage")
 def review_disclosure(disclosure_id: str):
     data = json_object()
-    return jsonify(run(ReviewDisclosure(disclosure_id, data.get("actor"), data.get("finding"),
-                                        now())))
+    return jsonify(disclosure_summary(run(ReviewDisclosure(
+        disclosure_id, data.get("actor"), data.get("finding"), now()))))
 
 
 @bp.get("/disclosures/sample-audit")

@@ -150,7 +150,8 @@ class ApplyOrganisation:
         self._catalogue(Role, "roles", {r.id: {
             "name": r.name, "description": r.description, "scope": r.scope,
             "elevated": r.elevated, "review_every_days": r.review_every_days,
-            "approves": list(r.approves), "max_override_minutes": r.max_override_minutes,
+            "approves": list(r.approves), "console": list(r.console),
+            "max_override_minutes": r.max_override_minutes,
             "eligible_overrides": [e.model_dump(exclude_none=True) for e in r.eligible_overrides],
         } for r in spec.roles})
         self._grants()
@@ -233,18 +234,23 @@ class ApplyOrganisation:
             self._record("grants", "add", " ".join(line))
 
     def _group_roles(self) -> None:
-        desired = {(g.group, g.role, g.program) for g in self.spec.directory.group_roles}
+        desired = {(g.group, g.role, g.program, g.authoritative)
+                   for g in self.spec.directory.group_roles}
         rows = self.session.scalars(select(DirectoryGroupRole).where(
             DirectoryGroupRole.retired_at.is_(None)))
-        current = {(r.group_dn, r.role_id, r.program_id): r for r in rows}
+        current = {(r.group_dn, r.role_id, r.program_id, bool(r.authoritative)): r
+                   for r in rows}
         for key in sorted(desired - set(current), key=str):
             self.session.add(DirectoryGroupRole(group_dn=key[0], role_id=key[1],
-                                                program_id=key[2], source="file"))
-            self._record("directory", "create", _key(key))
+                                                program_id=key[2], authoritative=key[3],
+                                                source="file"))
+            self._record("directory", "create",
+                         _key(key[:3]) + (" authoritative" if key[3] else ""))
         for key, row in current.items():
             if key not in desired and row.source == "file":
                 row.retired_at = self.now
-                self._record("directory", "retire", _key(key))
+                self._record("directory", "retire",
+                             _key(key[:3]) + (" authoritative" if key[3] else ""))
 
     def _users(self) -> None:
         current = {u.id: u for u in self.session.scalars(select(User))}

@@ -30,11 +30,16 @@ TERMS = ("partners", "partner_types", "purposes", "fields", "exclude_labels", "f
 MEMBERS = frozenset({*TERMS, "actor", "participant", "note"})
 
 
-def parse_terms(body: dict, participant: str | None = None) -> ConsentSpec:
-    """A consent's terms, checked as the org file checks them (400 naming each problem)."""
+def unknown_members(body: dict) -> None:
     unknown = {str(k): "unknown member" for k in body if k not in MEMBERS}
     if unknown:
         raise Invalid("unknown member(s): " + ", ".join(unknown), unknown)
+
+
+def parse_terms(body: dict, participant: str | None = None) -> ConsentSpec:
+    """A consent's terms, checked as the org file checks them (400 naming each problem). The
+    API reads them from JSON; a form builds the ``ConsentSpec`` itself."""
+    unknown_members(body)
     data = {k: body[k] for k in TERMS if k in body}
     data["participant"] = participant or body.get("participant")
     try:
@@ -42,6 +47,12 @@ def parse_terms(body: dict, participant: str | None = None) -> ConsentSpec:
     except ValidationError as exc:
         errors = pydantic_errors(exc)
         raise Invalid("; ".join(errors), dict(e.split(": ", 1) for e in errors)) from None
+
+
+def term_changes(body: dict) -> dict[str, object]:
+    """The terms an amendment changes, as named in the API's JSON or a form's fields."""
+    unknown_members(body)
+    return {k: body[k] for k in TERMS if k in body}
 
 
 def check_references(session: Session, spec: ConsentSpec) -> None:
@@ -76,14 +87,13 @@ def _row(spec: ConsentSpec, **extra) -> Consent:
 
 
 def _commit(session: Session, kind: str, consent: Consent, actor: str, now: datetime,
-            **details) -> dict:
+            **details) -> Consent:
     bump_revision(session, [("consents", consent.participant_id)])
     session.flush()
-    document = consent_document(consent, now)
-    audit.append(session, kind, {"consent": document, **details}, actor=actor,
-                 participant=consent.participant_id, ref=consent.id, at=now)
+    audit.append(session, kind, {"consent": consent_document(consent, now), **details},
+                 actor=actor, participant=consent.participant_id, ref=consent.id, at=now)
     session.commit()
-    return document
+    return consent
 
 
 def _live(session: Session, consent_id: str) -> Consent:
@@ -102,16 +112,17 @@ def _live(session: Session, consent_id: str) -> Consent:
 @dataclass
 class CreateConsent:
     actor: str
-    body: dict
+    terms: ConsentSpec
+    note: str | None
     now: datetime
     via: str = API
 
-    def execute(self, session: Session) -> dict:
+    def execute(self, session: Session) -> Consent:
         actor = active_actor(session, self.actor)
-        spec = parse_terms(self.body)
+        spec = self.terms
         check_references(session, spec)
         consent = _row(spec, id=new_id("cns"), created_at=self.now, created_by=actor,
-                       source=self.via, note=optional_text(self.body.get("note"), "note"))
+                       source=self.via, note=optional_text(self.note, "note"))
         session.add(consent)
         return _commit(session, "consent.created", consent, actor, self.now)
 
@@ -122,35 +133,35 @@ class AmendConsent:
 
     consent_id: str
     actor: str
-    body: dict
+    changes: dict[str, object]  # the terms that change, by their names in TERMS
+    note: str | None
     now: datetime
     kind: str = "consent.amended"
     via: str = API
 
-    def execute(self, session: Session) -> dict:
+    def execute(self, session: Session) -> Consent:
         actor = active_actor(session, self.actor)
         old = _live(session, self.consent_id)
-        unknown = {str(k): "unknown member" for k in self.body if k not in MEMBERS}
+        unknown = {str(k): "not a consent term" for k in self.changes if k not in TERMS}
         if unknown:
-            raise Invalid("unknown member(s): " + ", ".join(unknown), unknown)
+            raise Invalid.naming(unknown)
         current = {k: v for k, v in consent_terms(old).items() if k in TERMS}
-        spec = parse_terms({**current, **{k: self.body[k] for k in TERMS if k in self.body}},
-                           participant=old.participant_id)
+        spec = parse_terms({**current, **self.changes}, participant=old.participant_id)
         check_references(session, spec)
         new = _row(spec, id=new_id("cns"), version=old.version + 1, supersedes=old.id,
                    created_at=self.now, created_by=actor, source=self.via,
-                   note=optional_text(self.body.get("note"), "note"))
+                   note=optional_text(self.note, "note"))
         old.end(self.now, actor, self.via, f"{self.kind.split('.')[1]}: superseded by {new.id}")
         session.add(new)
         return _commit(session, self.kind, new, actor, self.now, supersedes=old.id)
 
 
-def renew_consent(consent_id: str, actor: str, body: dict, now: datetime) -> AmendConsent:
+def renew_consent(consent_id: str, actor: str, until: object, note: str | None,
+                  now: datetime) -> AmendConsent:
     """Renewal is an amendment of the window that also clears a renewal flag."""
-    if "until" not in body:
+    if until is None:
         raise Invalid("until: required to renew", {"until": "required"})
-    return AmendConsent(consent_id, actor, {"until": body["until"], "note": body.get("note")},
-                        now, kind="consent.renewed")
+    return AmendConsent(consent_id, actor, {"until": until}, note, now, kind="consent.renewed")
 
 
 @dataclass
@@ -161,7 +172,7 @@ class RevokeConsent:
     now: datetime
     via: str = API
 
-    def execute(self, session: Session) -> dict:
+    def execute(self, session: Session) -> Consent:
         actor = active_actor(session, self.actor)
         reason = optional_text(self.reason, "reason")
         row = _live(session, self.consent_id)
@@ -177,7 +188,7 @@ class FlagRenewal:
     trigger: object
     now: datetime
 
-    def execute(self, session: Session) -> dict:
+    def execute(self, session: Session) -> Consent:
         actor = active_actor(session, self.actor)
         if self.trigger not in RENEWAL_TRIGGERS:
             raise Invalid(f"trigger: one of {', '.join(RENEWAL_TRIGGERS)}",

@@ -40,7 +40,7 @@ class RecordDisclosure:
     fields: object
     now: datetime
 
-    def execute(self, session: Session) -> dict:
+    def execute(self, session: Session) -> Disclosure:
         actor = active_actor(session, self.actor)
         channel = require_text(self.channel, "channel")
         sent = self._fields()
@@ -68,12 +68,11 @@ class RecordDisclosure:
         row = self._row(session, actor, channel, sent, decision, partner)
         session.add(row)
         session.flush()
-        sheet = cover_sheet(session, row)
         audit.append(session, "disclosure.recorded", {"disclosure": disclosure_summary(row)},
                      actor=actor, subject=actor, participant=row.participant_id, ref=row.id,
                      at=self.now)
         session.commit()
-        return {**disclosure_summary(row), "cover_sheet": sheet}
+        return row
 
     def _fields(self) -> list[str]:
         if (not isinstance(self.fields, list) or not self.fields
@@ -155,7 +154,7 @@ class ReviewDisclosure:
     finding: object
     now: datetime
 
-    def execute(self, session: Session) -> dict:
+    def execute(self, session: Session) -> Disclosure:
         actor = active_actor(session, self.actor)
         finding = require_text(self.finding, "finding")
         row = locked_row(session, Disclosure, self.disclosure_id)
@@ -172,4 +171,4 @@ class ReviewDisclosure:
         audit.append(session, "disclosure.reviewed", {"finding": finding}, actor=actor,
                      participant=row.participant_id, ref=row.id, at=self.now)
         session.commit()
-        return disclosure_summary(row)
+        return row

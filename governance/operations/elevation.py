@@ -133,7 +133,7 @@ class RequestOverride:
     service_cap: int = 480
     notifier: Notifier = field(kw_only=True)  # told after the commit
 
-    def execute(self, session: Session) -> dict:
+    def execute(self, session: Session) -> Override:
         actor = active_actor(session, self.actor)
         reason = self.request.reason
         program, participant, fields, actions, minutes = self._checked(session)
@@ -159,7 +159,7 @@ class RequestOverride:
             f"Override requested by {actor} in {program}",
             f"{actor} asks for {', '.join(actions)} on {', '.join(fields)} for {minutes} "
             f"minutes: {reason}", document))
-        return document
+        return row
 
     def _checked(self, session: Session):
         """The request's problems, and then the store's: a live program, an enrolled
@@ -217,7 +217,7 @@ class DecideOverride:
     pending_minutes: int = 1440
     notifier: Notifier = field(kw_only=True)  # told after the commit
 
-    def execute(self, session: Session) -> dict:
+    def execute(self, session: Session) -> Override:
         actor = active_actor(session, self.actor)
         row = _locked(session, self.override_id)
         if row.status == "pending" and row.requested_at + timedelta(
@@ -248,7 +248,7 @@ class DecideOverride:
         deliver(self.notifier, session, Notice(
             f"override.{row.status}", [row.user_id], f"Your override {row.id} was {row.status}",
             f"{actor} {row.status} it. {self.note or ''}".strip(), document))
-        return document
+        return row
 
 
 @dataclass
@@ -258,7 +258,7 @@ class RevokeOverride:
     note: str | None
     now: datetime
 
-    def execute(self, session: Session) -> dict:
+    def execute(self, session: Session) -> Override:
         actor = active_actor(session, self.actor)
         row = _locked(session, self.override_id)
         active = row.status == "approved" and row.expires_at and self.now < row.expires_at
@@ -275,24 +275,67 @@ class RevokeOverride:
         audit.append(session, "override.revoked", document, actor=actor, subject=row.user_id,
                      participant=row.participant_id, ref=row.id, at=self.now)
         session.commit()
-        return document
+        return row
+
+
+@dataclass(frozen=True)
+class BreakGlassRequest:
+    """Emergency access to one enrolled participant's record, with the reason it cannot wait.
+    Built from JSON by the API (``from_json``) or from a form; ``problems`` as for overrides."""
+
+    program: str | None
+    participant: str | None
+    reason: str | None
+    problems: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_json(cls, body: dict) -> BreakGlassRequest:
+        problems: dict[str, str] = {}
+        values = {}
+        for name in ("program", "participant", "reason"):
+            value = body.get(name)
+            if isinstance(value, str) and value.strip():
+                values[name] = value.strip()
+            else:
+                values[name] = None
+                problems[name] = "required, a non-empty string"
+        return cls(**values, problems=problems)
+
+
+@dataclass(frozen=True)
+class BreakGlassUse:
+    """What a break-glass activation made: the override, its review item, and how often the
+    user broke the glass in the last 30 days (``flagged`` at the alert threshold)."""
+
+    override: Override
+    review_item: ReviewItem
+    uses_in_30_days: int
+    flagged: bool
+
+
+def break_glass_document(use: BreakGlassUse, now: datetime) -> dict:
+    return {**override_document(use.override, now), "uses_in_30_days": use.uses_in_30_days,
+            "flagged": use.flagged, "obligations": ["post_hoc_review"],
+            "review_item": use.review_item.id}
 
 
 @dataclass
 class BreakGlass:
     actor: str
-    body: dict
+    request: BreakGlassRequest
     now: datetime
     alert_threshold: int = 3
     notifier: Notifier = field(kw_only=True)  # told after the commit
 
-    def execute(self, session: Session) -> dict:
+    def execute(self, session: Session) -> BreakGlassUse:
         actor = active_actor(session, self.actor)
-        reason = require_text(self.body.get("reason"), "reason")
-        program, participant = self.body.get("program"), self.body.get("participant")
-        if not enrolled(session, participant, program):
-            raise Invalid("participant: must be enrolled in program",
-                          {"participant": "not enrolled in that program"})
+        wanted = self.request
+        errors = dict(wanted.problems)
+        if not errors and not enrolled(session, wanted.participant, wanted.program):
+            errors["participant"] = "not enrolled in that program"
+        if errors:
+            raise Invalid.naming(errors)
+        program, participant, reason = wanted.program, wanted.participant, wanted.reason
         if not _roles_in(session, actor, program, self.now):
             raise Refused(f"'{actor}' holds no role in '{program}'", {"actor": "no role here"})
         uses = 1 + session.scalar(select(func.count()).select_from(Override).where(
@@ -309,9 +352,8 @@ class BreakGlass:
                             created_at=self.now)
         session.add(review)
         bump_revision(session, [("overrides", actor)])
-        document = {**override_document(row, self.now), "uses_in_30_days": uses,
-                    "flagged": uses >= self.alert_threshold, "obligations": ["post_hoc_review"],
-                    "review_item": review.id}
+        use = BreakGlassUse(row, review, uses, uses >= self.alert_threshold)
+        document = break_glass_document(use, self.now)
         audit.append(session, "break_glass.used", document, actor=actor, subject=actor,
                      participant=participant, ref=row.id, at=self.now)
         session.commit()
@@ -319,7 +361,7 @@ class BreakGlass:
             "break_glass.used", [u for u in reviewers(session, program, self.now) if u != actor],
             f"Break-glass used by {actor} on {participant}",
             f"Reason: {reason}. Review it within the day.", document))
-        return document
+        return use
 
 
 @dataclass
@@ -331,7 +373,7 @@ class CloseReviewItem:
     finding: object
     now: datetime
 
-    def execute(self, session: Session) -> dict:
+    def execute(self, session: Session) -> ReviewItem:
         actor = active_actor(session, self.actor)
         finding = require_text(self.finding, "finding")
         item = locked_row(session, ReviewItem, self.item_id)
@@ -349,5 +391,9 @@ class CloseReviewItem:
         audit.append(session, "break_glass.reviewed", {"item": item.id, "finding": finding},
                      actor=actor, subject=item.user_id, ref=item.override_id, at=self.now)
         session.commit()
-        return {"id": item.id, "status": item.status, "override": item.override_id,
-                "finding": finding, "reviewed_by": actor}
+        return item
+
+
+def closed_review_document(item: ReviewItem) -> dict:
+    return {"id": item.id, "status": item.status, "override": item.override_id,
+            "finding": item.note, "reviewed_by": item.decided_by}

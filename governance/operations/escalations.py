@@ -48,7 +48,7 @@ class RequestEscalation:
     justification: object
     now: datetime
 
-    def execute(self, session: Session) -> dict:
+    def execute(self, session: Session) -> Escalation:
         actor = active_actor(session, self.actor)
         justification = require_text(self.justification, "justification")
         decision = load_decision(session, self.decision_id)
@@ -73,7 +73,7 @@ class RequestEscalation:
         audit.append(session, "escalation.requested", document, actor=actor, subject=actor,
                      participant=row.participant_id, ref=row.id, at=self.now)
         session.commit()
-        return document
+        return row
 
 
 @dataclass
@@ -84,7 +84,7 @@ class DecideEscalation:
     note: str | None
     now: datetime
 
-    def execute(self, session: Session) -> dict:
+    def execute(self, session: Session) -> Escalation:
         actor = active_actor(session, self.actor)
         row = locked_row(session, Escalation, self.escalation_id)
         if row is None:
@@ -108,10 +108,10 @@ class DecideEscalation:
                      subject=row.user_id, participant=row.participant_id, ref=row.id,
                      at=self.now)
         session.commit()
-        return document
+        return row
 
 
-def pending_for(session: Session, approver: str, now: datetime) -> list[dict]:
+def pending_for(session: Session, approver: str, now: datetime) -> list[Escalation]:
     """The approver's queue: pending escalations they may decide (never their own)."""
     scope = approval_scope(session, approver, "escalation", now)
     if not scope:
@@ -121,6 +121,5 @@ def pending_for(session: Session, approver: str, now: datetime) -> list[dict]:
     if not scope.everywhere:
         query = query.where(Escalation.program_id.in_(
             [p for p in scope.programs if p is not None]))
-    return [escalation_document(e, now)
-            for e in session.scalars(query.order_by(Escalation.requested_at))
+    return [e for e in session.scalars(query.order_by(Escalation.requested_at))
             if scope.covers(e.program_id)]

@@ -38,6 +38,8 @@ from governance.policy.snapshot import Window
 AUTO_CAMPAIGN_DAYS = 14
 MAX_UNUSED_DAYS = 3650  # ten years: further back would overflow a date
 RUN_DUE_LOCK = 7_240_001  # advisory lock key for run-due on PostgreSQL
+ON_NO_DECISION = ("revoke", "keep")
+DECISIONS = ("keep", "revoke")
 
 
 def item_document(i: ReviewItem) -> dict:
@@ -115,42 +117,79 @@ def _recommend(last_used: datetime | None, created: datetime, now: datetime, day
     return "revoke" if reference is None or reference < now - timedelta(days=days) else "keep"
 
 
+@dataclass(frozen=True)
+class CampaignRequest:
+    """What a campaign reviews (roles and/or programs; neither means every elevated role), by
+    when, and what an undecided item becomes. Built from JSON (``from_json``) or a form; what a
+    front end could not read is in ``problems``."""
+
+    roles: tuple[str, ...]
+    programs: tuple[str, ...]
+    due: datetime | None
+    on_no_decision: str | None
+    unused_days: int = 30
+    problems: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_json(cls, body: dict) -> CampaignRequest:
+        problems: dict[str, str] = {}
+        lists = {}
+        for name in ("roles", "programs"):
+            value = body.get(name) or []
+            if isinstance(value, list) and all(isinstance(v, str) for v in value):
+                lists[name] = tuple(value)
+            else:
+                lists[name], problems[name] = (), "a list of ids"
+        unused_days = body.get("unused_days", 30)
+        if not isinstance(unused_days, int) or isinstance(unused_days, bool) \
+                or not 0 <= unused_days <= MAX_UNUSED_DAYS:
+            problems["unused_days"] = f"must be an integer from 0 to {MAX_UNUSED_DAYS}"
+            unused_days = 30
+        due = None
+        try:
+            due = _due(body.get("due"))
+        except Invalid as exc:
+            problems.update(exc.details)
+        on_no_decision = body.get("on_no_decision")
+        if on_no_decision not in ON_NO_DECISION:
+            problems["on_no_decision"], on_no_decision = "revoke or keep", None
+        return cls(lists["roles"], lists["programs"], due, on_no_decision, unused_days,
+                   problems)
+
+
+@dataclass(frozen=True)
+class OpenedCampaign:
+    campaign: ReviewCampaign
+    items: list[ReviewItem]
+
+
 @dataclass
 class OpenCampaign:
     actor: str
-    body: dict
+    request: CampaignRequest
     now: datetime
     notifier: Notifier = field(kw_only=True)  # told after the commit
 
-    def execute(self, session: Session) -> dict:
+    def execute(self, session: Session) -> OpenedCampaign:
         actor = active_actor(session, self.actor)
-        roles, programs = self.body.get("roles") or [], self.body.get("programs") or []
-        for name, value in (("roles", roles), ("programs", programs)):
-            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-                raise Invalid(f"{name}: a list of ids", {name: "a list of ids"})
-        _scope(session, roles, programs)
-        unused_days = self.body.get("unused_days", 30)
-        if not isinstance(unused_days, int) or isinstance(unused_days, bool) \
-                or not 0 <= unused_days <= MAX_UNUSED_DAYS:
-            problem = f"must be an integer from 0 to {MAX_UNUSED_DAYS}"
-            raise Invalid(f"unused_days: {problem}", {"unused_days": problem})
-        on_no_decision = self.body.get("on_no_decision")
-        if on_no_decision not in ("revoke", "keep"):
-            raise Invalid("on_no_decision: revoke or keep", {"on_no_decision": "revoke|keep"})
-        due = _due(self.body.get("due"))
-        if due <= self.now:
-            raise Invalid("due: must be in the future", {"due": "in the past"})
-        campaign = open_campaign(session, actor, roles, programs, due, on_no_decision,
-                                 self.now, unused_days)
+        wanted = self.request
+        errors = dict(wanted.problems)
+        if "due" not in errors and wanted.due <= self.now:
+            errors["due"] = "must be in the future"
+        if errors:
+            raise Invalid.naming(errors)
+        _scope(session, list(wanted.roles), list(wanted.programs))
+        campaign = open_campaign(session, actor, list(wanted.roles), list(wanted.programs),
+                                 wanted.due, wanted.on_no_decision, self.now,
+                                 wanted.unused_days)
         session.flush()
         items = campaign_items(session, campaign.id)
-        document = campaign_document(campaign, items)
-        audit.append(session, "review.campaign_opened", {k: v for k, v in document.items()
-                                                          if k != "items"} | {
-            "items": len(items)}, actor=actor, ref=campaign.id, at=self.now)
+        summary = {k: v for k, v in campaign_document(campaign, []).items() if k != "items"}
+        audit.append(session, "review.campaign_opened", summary | {"items": len(items)},
+                     actor=actor, ref=campaign.id, at=self.now)
         session.commit()
         deliver(self.notifier, session, assignment_notice(session, campaign, items, self.now))
-        return document
+        return OpenedCampaign(campaign, items)
 
 
 def assignment_notice(session: Session, campaign: ReviewCampaign, items: list[ReviewItem],
@@ -196,9 +235,9 @@ class DecideReviewItem:
     note: str | None
     now: datetime
 
-    def execute(self, session: Session) -> dict:
+    def execute(self, session: Session) -> ReviewItem:
         actor = active_actor(session, self.actor)
-        if self.decision not in ("keep", "revoke"):
+        if self.decision not in DECISIONS:
             raise Invalid("decision: keep or revoke", {"decision": "keep|revoke"})
         item = locked_row(session, ReviewItem, self.item_id)
         if item is None or item.campaign_id is None:
@@ -219,7 +258,7 @@ class DecideReviewItem:
         audit.append(session, "review.item_decided", document, actor=actor,
                      subject=item.user_id, ref=item.id, at=self.now)
         session.commit()
-        return document
+        return item
 
 
 @dataclass

@@ -174,7 +174,7 @@ def test_escalation_queue_lists_what_the_per_escalation_check_listed(session):
     for user in users:
         expected = [e.id for e in pending if e.user_id != user
                     and reference_may_approve(session, user, "escalation", e.program_id, NOW)]
-        assert [e["id"] for e in pending_for(session, user, NOW)] == expected, user
+        assert [e.id for e in pending_for(session, user, NOW)] == expected, user
         listed += bool(expected)
     assert listed
 

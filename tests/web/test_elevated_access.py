@@ -351,9 +351,9 @@ def test_a_front_end_without_json_fills_the_typed_request_itself(api, org_app):
                              actions=("view",), reason="covering for alice", minutes=60)
     notifier = MemoryNotifier()
     with org_app.app_context():
-        document = RequestOverride("nick", wanted, NOW, notifier=notifier).execute(
+        row = RequestOverride("nick", wanted, NOW, notifier=notifier).execute(
             state(org_app).session)
-    assert document["status"] == "pending" and document["fields"] == ["identity.*"]
+        assert (row.status, row.fields, row.user_id) == ("pending", ["identity.*"], "nick")
     assert [n.event for n in notifier.sent] == ["override.requested"]
     assert "sam" in notifier.sent[0].recipients
     unreadable = OverrideRequest.from_json({**REQUEST, "minutes": "60", "actions": ["dance"]})
