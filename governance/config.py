@@ -9,11 +9,35 @@ DEFAULTS: dict[str, object] = {
     "GOVERNANCE_DATABASE_URL": None,
     # Signs console sessions and CSRF tokens; create_app generates a per-process one if unset.
     "GOVERNANCE_SECRET_KEY": None,
+    # The directory (contract section 8): ldap:// with START_TLS, or ldaps://; certificates are
+    # always verified (against CA_FILE when set, else the system's store).
     "GOVERNANCE_LDAP_URL": None,
+    "GOVERNANCE_LDAP_START_TLS": False,
+    "GOVERNANCE_LDAP_CA_FILE": None,
     "GOVERNANCE_LDAP_BIND_DN": None,
     "GOVERNANCE_LDAP_BIND_PASSWORD": None,
     "GOVERNANCE_LDAP_USER_BASE": None,
     "GOVERNANCE_LDAP_GROUP_BASE": None,
+    "GOVERNANCE_LDAP_USER_FILTER": "(objectClass=inetOrgPerson)",
+    "GOVERNANCE_LDAP_USER_ID_ATTR": "uid",
+    "GOVERNANCE_LDAP_GROUP_FILTER": "(|(objectClass=groupOfNames)(objectClass=groupOfUniqueNames))",
+    "GOVERNANCE_LDAP_NESTED_GROUPS": False,
+    # A sync that would disable more users than this changes nothing (0: 10% of the
+    # directory's users, at least 5).
+    "GOVERNANCE_LDAP_MAX_LEAVERS": 0,
+    "GOVERNANCE_LDAP_TIMEOUT_SECONDS": 10,
+    "GOVERNANCE_LDAP_PAGE_SIZE": 500,
+    # Console sign-in: idle sessions end; repeated failures lock the account for 15 minutes.
+    "GOVERNANCE_SESSION_IDLE_MINUTES": 30,
+    "GOVERNANCE_LOGIN_MAX_FAILURES": 5,
+    # Sensitive actions (break-glass, applying changes) need a sign-in this recent.
+    "GOVERNANCE_FRESH_SIGN_IN_MINUTES": 10,
+    # Flask-Limiter storage for sign-in rate limits (redis://...); memory when unset.
+    "GOVERNANCE_RATELIMIT_STORAGE_URL": None,
+    # OpenID Connect sign-in, when the metadata URL is set.
+    "GOVERNANCE_OIDC_METADATA_URL": None,
+    "GOVERNANCE_OIDC_CLIENT_ID": None,
+    "GOVERNANCE_OIDC_CLIENT_SECRET": None,
     # Service-wide cap for override durations, in minutes.
     "GOVERNANCE_MAX_OVERRIDE_MINUTES": 480,
     # Maximum number of evaluations accepted in one AuthZEN batch.

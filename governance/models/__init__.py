@@ -13,7 +13,7 @@ from governance.models.catalog import (
     Role,
 )
 from governance.models.consent import Consent
-from governance.models.directory import RoleAssignment, User
+from governance.models.directory import DirectorySync, RoleAssignment, User
 from governance.models.disclosure import Disclosure
 from governance.models.elevation import Escalation, Override
 from governance.models.reviews import ReviewCampaign, ReviewItem
@@ -21,8 +21,8 @@ from governance.models.state import PolicyChange, PolicyState
 
 __all__ = [
     "ApiKey", "AuditEvent", "AuditHead", "Bundle", "CasbinRule", "Consent", "DirectoryGroupRole",
-    "Disclosure",
-    "Enrollment", "Escalation", "Field", "Involvement", "Override", "Participant", "Partner",
+    "DirectorySync", "Disclosure", "Enrollment", "Escalation", "Field", "Involvement", "Override",
+    "Participant", "Partner",
     "PolicyChange", "PolicyState", "Program", "Purpose", "ReviewCampaign", "ReviewItem", "Role",
     "RoleAssignment", "User",
 ]

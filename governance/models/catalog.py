@@ -47,6 +47,7 @@ class Role(CatalogEntry, Base):
     elevated: Mapped[bool] = mapped_column(Boolean, default=False)
     review_every_days: Mapped[int | None] = mapped_column(Integer)
     approves: Mapped[list] = mapped_column(default=list)
+    console: Mapped[list] = mapped_column(default=list)  # console powers: admin, auditor, reviewer
     max_override_minutes: Mapped[int | None] = mapped_column(Integer)
     eligible_overrides: Mapped[list] = mapped_column(default=list)
     description: Mapped[str | None] = mapped_column(Text)
@@ -102,3 +103,6 @@ class DirectoryGroupRole(CatalogEntry, Base):
     group_dn: Mapped[str] = mapped_column(String(500))
     role_id: Mapped[str] = mapped_column(Id)
     program_id: Mapped[str | None] = mapped_column(Id)
+    # The directory is the only source of this role in this program: the sync also ends
+    # assignments of it that the file, the API or the console made.
+    authoritative: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -81,7 +81,8 @@ def export_policy(session: Session) -> dict:
                     for b in session.scalars(select(Bundle).where(live[Bundle])
                                              .order_by(Bundle.id))],
         "directory": {"group_roles": [
-            _compact({"group": g.group_dn, "role": g.role_id, "program": g.program_id})
+            _compact({"group": g.group_dn, "role": g.role_id, "program": g.program_id,
+                      "authoritative": g.authoritative or None})
             for g in session.scalars(select(DirectoryGroupRole).where(live[DirectoryGroupRole])
                                      .order_by(DirectoryGroupRole.group_dn,
                                                DirectoryGroupRole.role_id))]},
@@ -97,7 +98,8 @@ def _role(r: Role, grants: dict[str, list[str]]) -> dict:
     return _compact({
         "id": r.id, "name": r.name, "description": r.description, "scope": r.scope,
         "elevated": r.elevated or None, "review_every_days": r.review_every_days,
-        "approves": r.approves, "max_override_minutes": r.max_override_minutes,
+        "approves": r.approves, "console": r.console,
+        "max_override_minutes": r.max_override_minutes,
         "eligible_overrides": r.eligible_overrides,
         "grants": {a: sorted(grants.get(a, [])) for a in ("view", "export", "disclose")},
     })

@@ -89,6 +89,7 @@ class RoleSpec(Strict):
     elevated: bool = False
     review_every_days: int | None = Field(default=None, gt=0)
     approves: list[Literal["override", "escalation"]] = []
+    console: list[Literal["admin", "auditor", "reviewer"]] = []
     max_override_minutes: int | None = Field(default=None, gt=0)
     eligible_overrides: list[EligibleOverride] = []
     grants: Grants = Grants()
@@ -152,6 +153,7 @@ class GroupRoleSpec(Strict):
     group: Annotated[str, Field(min_length=3, max_length=500)]
     role: Ident
     program: Ident | None = None
+    authoritative: bool = False
 
 
 class DirectorySpec(Strict):

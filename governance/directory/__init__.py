@@ -1,0 +1,1 @@
+"""Provisioning from the LDAP directory: users and their role assignments (contract section 8)."""
