@@ -34,6 +34,10 @@ DEFAULTS: dict[str, object] = {
     "GOVERNANCE_FRESH_SIGN_IN_MINUTES": 10,
     # Flask-Limiter storage for sign-in rate limits (redis://...); memory when unset.
     "GOVERNANCE_RATELIMIT_STORAGE_URL": None,
+    # Sign-in attempts (POSTs of the console's sign-in form) allowed per client address and per
+    # submitted user name, in Flask-Limiter's notation ("20 per minute; 200 per hour").
+    "GOVERNANCE_SIGNIN_RATE_PER_ADDRESS": "20 per minute; 200 per hour",
+    "GOVERNANCE_SIGNIN_RATE_PER_USER": "10 per minute; 50 per hour",
     # OpenID Connect sign-in, when the metadata URL is set.
     "GOVERNANCE_OIDC_METADATA_URL": None,
     "GOVERNANCE_OIDC_CLIENT_ID": None,
