@@ -13,6 +13,7 @@ from flask.cli import with_appcontext
 
 from governance import audit
 from governance.db import CLI
+from governance.directory.commands import directory_group
 from governance.extension import state
 from governance.migrate import upgrade_database
 from governance.operations.api_keys import (
@@ -33,6 +34,9 @@ PROGRESS_THRESHOLD = 1000  # items in a file before a progress bar is worth show
 @click.group("governance")
 def governance_cli() -> None:
     """Need-to-Know: organisation files, API keys, audit."""
+
+
+governance_cli.add_command(directory_group)
 
 
 @governance_cli.command("apply")

@@ -38,7 +38,7 @@ from governance.models import (
     RoleAssignment,
     User,
 )
-from governance.operations.state import bump_revision
+from governance.operations.state import bump_revision, provisioning_lock
 from governance.orgfile.export import policy_version
 from governance.orgfile.schema import ConsentSpec, OrgSpec
 from governance.policy.enforcer import new_enforcer
@@ -88,6 +88,7 @@ class ApplyOrganisation:
     def execute(self, session: Session) -> ApplyResult:
         self.session, self.result = session, ApplyResult(dry_run=self.dry_run)
         try:
+            provisioning_lock(session)  # never beside a directory sync
             self._reconcile()
             session.flush()
             self.result.version = policy_version(session)

@@ -36,3 +36,17 @@ def bump_revision(session: Session, changes: Iterable[tuple[str, str | None]] = 
         session.execute(text("SELECT pg_notify(:channel, :revision)"),
                         {"channel": CHANNEL, "revision": str(revision)})
     return revision
+
+
+PROVISIONING_LOCK = 7_240_002  # advisory lock key shared by apply and the directory sync
+
+
+def provisioning_lock(session: Session) -> None:
+    """Serialise an apply and a directory sync (each reads, plans and writes the same users and
+    assignments): an advisory lock on PostgreSQL, the database's write lock on SQLite. Both
+    last until the transaction ends."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": PROVISIONING_LOCK})
+    else:
+        session.execute(update(PolicyState).where(PolicyState.id == 1)
+                        .values(updated_at=PolicyState.updated_at))

@@ -66,39 +66,47 @@ class DisableUser:
         user = _account(session, self.user_id, actor)
         if not user.active:
             raise Conflict(f"user '{user.id}' is already disabled", {"status": "disabled"})
-        user.active, user.disabled_at, user.disabled_by = False, self.now, actor
-        user.disabled_via, user.disabled_reason = self.via, reason
-        change = UserChange(user)
-        note = f"account disabled by {actor}: {reason}"
-        for o in session.scalars(select(Override).where(
-                Override.user_id == user.id, Override.status.in_(("approved", "pending")))):
-            if o.status == "approved" and (o.expires_at is None or o.expires_at > self.now):
-                o.status, o.resolved_at, o.resolved_by, o.note = "revoked", self.now, actor, note
-                change.revoked_overrides.append(o)
-            elif o.status == "pending":
-                o.status, o.resolved_at, o.resolved_by, o.note = "denied", self.now, actor, note
-                change.refused_requests.append(o)
-        for e in session.scalars(select(Escalation).where(Escalation.user_id == user.id,
-                                                          Escalation.status == "pending")):
-            e.status, e.decided_at, e.decided_by, e.note = "denied", self.now, actor, note
-            change.refused_escalations.append(e)
-        bump_revision(session, [("users", user.id), ("overrides", user.id),
-                                ("escalations", user.id)])
-        session.flush()
-        rows = [audit.new_row("user.disabled", user_document(user), actor=actor,
-                              subject=user.id, ref=user.id, at=self.now)]
-        for kind, items in (("override.revoked", change.revoked_overrides),
-                            ("override.denied", change.refused_requests)):
-            rows += [audit.new_row(kind, {**override_document(o, self.now), "cause": note},
-                                   actor=actor, subject=user.id, ref=o.id, at=self.now)
-                     for o in items]
-        rows += [audit.new_row("escalation.denied", {**escalation_document(e, self.now),
-                                                     "cause": note},
-                               actor=actor, subject=user.id, ref=e.id, at=self.now)
-                 for e in change.refused_escalations]
+        change, rows = disable_account(session, user, actor, self.via, reason, self.now)
         audit.append_rows(session, rows)
         session.commit()
         return change
+
+
+def disable_account(session: Session, user: User, actor: str, via: str, reason: str,
+                    now: datetime) -> tuple[UserChange, list[dict]]:
+    """Disable ``user`` at once: active overrides revoked, pending requests and escalations
+    refused. Returns what changed and its audit rows; the caller appends them and commits."""
+    user.active, user.disabled_at, user.disabled_by = False, now, actor
+    user.disabled_via, user.disabled_reason = via, reason
+    change = UserChange(user)
+    note = f"account disabled by {actor}: {reason}"
+    for o in session.scalars(select(Override).where(
+            Override.user_id == user.id, Override.status.in_(("approved", "pending")))):
+        if o.status == "approved" and (o.expires_at is None or o.expires_at > now):
+            o.status, o.resolved_at, o.resolved_by, o.note = "revoked", now, actor, note
+            change.revoked_overrides.append(o)
+        elif o.status == "pending":
+            o.status, o.resolved_at, o.resolved_by, o.note = "denied", now, actor, note
+            change.refused_requests.append(o)
+    for e in session.scalars(select(Escalation).where(Escalation.user_id == user.id,
+                                                      Escalation.status == "pending")):
+        e.status, e.decided_at, e.decided_by, e.note = "denied", now, actor, note
+        change.refused_escalations.append(e)
+    bump_revision(session, [("users", user.id), ("overrides", user.id),
+                            ("escalations", user.id)])
+    session.flush()
+    rows = [audit.new_row("user.disabled", user_document(user), actor=actor,
+                          subject=user.id, ref=user.id, at=now)]
+    for kind, items in (("override.revoked", change.revoked_overrides),
+                        ("override.denied", change.refused_requests)):
+        rows += [audit.new_row(kind, {**override_document(o, now), "cause": note},
+                               actor=actor, subject=user.id, ref=o.id, at=now)
+                 for o in items]
+    rows += [audit.new_row("escalation.denied", {**escalation_document(e, now),
+                                                 "cause": note},
+                           actor=actor, subject=user.id, ref=e.id, at=now)
+             for e in change.refused_escalations]
+    return change, rows
 
 
 @dataclass

@@ -1,0 +1,215 @@
+"""Read the directory's users and groups into plain values, all of it before anything is planned.
+
+Every search is paged, so a server size limit below the directory's size never truncates it; a
+search that fails, is cut short or answers with a referral (part of the tree is elsewhere) raises
+``DirectoryUnavailable``: a partial read is never taken for "these users left".
+"""
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+from ldap3 import SUBTREE
+from ldap3.core.exceptions import LDAPException
+from ldap3.utils.conv import escape_filter_chars
+from ldap3.utils.dn import safe_dn
+
+from governance.directory.connection import DirectorySettings, DirectoryUnavailable
+
+MAX_NESTING = 10  # nested groups deeper than this are not followed
+
+
+@dataclass(frozen=True)
+class DirectoryUser:
+    id: str
+    dn: str
+    uuid: str
+    name: str | None
+    email: str | None
+    disabled: bool
+    member_of: frozenset[str] = frozenset()  # normalised group DNs (memberOf)
+
+
+@dataclass
+class DirectoryView:
+    """What one read found. ``complete`` is False for a changed-only read, whose ``users`` are
+    only the changed entries and ``present`` the stable ids of every user still there."""
+
+    users: list[DirectoryUser]
+    groups: dict[str, frozenset[str]]  # normalised group DN -> normalised member DNs
+    high_water: str | None
+    complete: bool = True
+    present: frozenset[str] = field(default_factory=frozenset)
+
+
+def normal_dn(dn: str) -> str:
+    """A DN compared as the directory compares it: spacing and case do not matter."""
+    try:
+        return safe_dn(dn).lower()
+    except (LDAPException, ValueError, TypeError, IndexError):
+        return dn.strip().lower()
+
+
+class DirectoryReader:
+    """Reads users and groups with one service-account connection (owned by this reader)."""
+
+    def __init__(self, settings: DirectorySettings,
+                 progress: Callable[[str, int], None] | None = None):
+        self.settings = settings
+        self.progress = progress or (lambda _what, _n: None)
+        ad = settings.dialect == "ad"
+        self.uuid_attr = "objectGUID" if ad else "entryUUID"
+        self.change_attr = "uSNChanged" if ad else "modifyTimestamp"
+        self.lock_attr = "userAccountControl" if ad else "pwdAccountLockedTime"
+
+    def read(self, since: str | None = None) -> DirectoryView:
+        """Everything, or (``since`` a high-water mark) the users changed after it."""
+        connection = self.settings.connect()
+        try:
+            groups, group_water = self._groups(connection)
+            users, user_water = self._users(connection, since)
+            present = self._present(connection) if since is not None else frozenset()
+        except LDAPException as exc:
+            raise DirectoryUnavailable(f"the directory search failed: {type(exc).__name__}: "
+                                       f"{exc}") from None
+        finally:
+            try:
+                connection.unbind()
+            except LDAPException:
+                pass
+        marks = [m for m in (group_water, user_water, since) if m]
+        return DirectoryView(users, groups, self._newest(marks), since is None,
+                             frozenset(present))
+
+    # -- searches ---------------------------------------------------------------------------
+    def _search(self, connection, base: str, query: str, attributes: list[str]
+                ) -> Iterator[tuple[str, dict[str, list[bytes]]]]:
+        for entry in connection.extend.standard.paged_search(
+                base, query, search_scope=SUBTREE, attributes=attributes,
+                paged_size=self.settings.page_size, generator=True):
+            if entry["type"] == "searchResRef":
+                raise DirectoryUnavailable(
+                    f"the search under {base} was referred elsewhere ({entry.get('uri')}): "
+                    "part of the directory is on another server; narrow the base")
+            if entry["type"] != "searchResEntry":
+                continue
+            yield entry["dn"], _attributes(entry["raw_attributes"])
+
+    def _groups(self, connection) -> tuple[dict[str, frozenset[str]], str | None]:
+        groups: dict[str, frozenset[str]] = {}
+        newest: list[str] = []
+        attributes = ["member", "uniqueMember", self.change_attr]
+        for dn, values in self._search(connection, self.settings.group_base,
+                                       self.settings.group_filter, attributes):
+            members = {normal_dn(_text(v).split("#", 1)[0]) for v in values.get("member", [])}
+            members |= {normal_dn(_text(v).split("#", 1)[0])
+                        for v in values.get("uniquemember", [])}
+            groups[normal_dn(dn)] = frozenset(members)
+            newest += [_text(v) for v in values.get(self.change_attr.lower(), [])]
+        self.progress("groups", len(groups))
+        return groups, self._newest(newest)
+
+    def _users(self, connection, since: str | None) -> tuple[list[DirectoryUser], str | None]:
+        s = self.settings
+        query = s.user_filter if s.user_filter.startswith("(") else f"({s.user_filter})"
+        if since is not None:
+            query = f"(&{query}({self.change_attr}>={escape_filter_chars(self._after(since))}))"
+        attributes = [s.user_id_attr, "displayName", "cn", "mail", "memberOf", self.uuid_attr,
+                      self.change_attr, self.lock_attr]
+        users, newest, batch = [], [], 0
+        for dn, values in self._search(connection, s.user_base, query, attributes):
+            user = self._user(dn, values)
+            if user is not None:
+                users.append(user)
+            newest += [_text(v) for v in values.get(self.change_attr.lower(), [])]
+            batch += 1
+            if batch == 500:
+                self.progress("users", batch)
+                batch = 0
+        self.progress("users", batch)
+        return users, self._newest(newest)
+
+    def _present(self, connection) -> list[str]:
+        """The stable id of every user still in the directory (a changed-only read's leavers
+        are the known users missing here)."""
+        s = self.settings
+        query = s.user_filter if s.user_filter.startswith("(") else f"({s.user_filter})"
+        return [self._uuid(values) for _dn, values in
+                self._search(connection, s.user_base, query, [self.uuid_attr])]
+
+    # -- values -----------------------------------------------------------------------------
+    def _user(self, dn: str, values: dict[str, list[bytes]]) -> DirectoryUser | None:
+        ids = values.get(self.settings.user_id_attr.lower())
+        if not ids:
+            return None  # an entry without the id attribute is no account of ours
+        return DirectoryUser(
+            id=_text(ids[0]), dn=dn, uuid=self._uuid(values),
+            name=_first(values, "displayname") or _first(values, "cn"),
+            email=_first(values, "mail"), disabled=self._disabled(values),
+            member_of=frozenset(normal_dn(_text(v)) for v in values.get("memberof", [])))
+
+    def _uuid(self, values: dict[str, list[bytes]]) -> str:
+        raw = (values.get(self.uuid_attr.lower()) or [b""])[0]
+        if self.uuid_attr == "objectGUID" and len(raw) == 16:
+            return str(uuid.UUID(bytes_le=raw))  # Active Directory's byte order
+        return _text(raw).lower()
+
+    def _disabled(self, values: dict[str, list[bytes]]) -> bool:
+        if self.settings.dialect == "ad":
+            flags = _first(values, "useraccountcontrol")
+            return flags is not None and flags.lstrip("-").isdigit() and int(flags) & 2 != 0
+        return bool(values.get("pwdaccountlockedtime"))
+
+    def _after(self, mark: str) -> str:
+        """The filter value for "changed after": uSNChanged counts, so the next number."""
+        return str(int(mark) + 1) if self.change_attr == "uSNChanged" else mark
+
+    def _newest(self, marks: list[str]) -> str | None:
+        if not marks:
+            return None
+        if self.change_attr == "uSNChanged":
+            return str(max(int(m) for m in marks if m.isdigit()))
+        return max(marks)  # generalized time in UTC ("...Z") sorts as text
+
+
+def read_entry_dn(settings: DirectorySettings, user_id: str) -> tuple[str, DirectoryUser] | None:
+    """Look one user up by id (escaped), as sign-in does: ``(dn, user)`` or None."""
+    reader = DirectoryReader(settings)
+    s = settings
+    query = s.user_filter if s.user_filter.startswith("(") else f"({s.user_filter})"
+    query = f"(&{query}({s.user_id_attr}={escape_filter_chars(user_id)}))"
+    connection = settings.connect()
+    try:
+        found = list(reader._search(connection, s.user_base, query,
+                                    [s.user_id_attr, "displayName", "cn", "mail", "memberOf",
+                                     reader.uuid_attr, reader.lock_attr]))
+    except LDAPException as exc:
+        raise DirectoryUnavailable(f"the directory search failed: {exc}") from None
+    finally:
+        try:
+            connection.unbind()
+        except LDAPException:
+            pass
+    if len(found) != 1:
+        return None
+    dn, values = found[0]
+    user = reader._user(dn, values)
+    return (dn, user) if user is not None else None
+
+
+def _attributes(raw: dict) -> dict[str, list[bytes]]:
+    """Attribute values by lower-case name, ranged parts (``member;range=0-1499``) merged."""
+    merged: dict[str, list[bytes]] = {}
+    for name, values in raw.items():
+        merged.setdefault(name.split(";", 1)[0].lower(), []).extend(values)
+    return merged
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+
+
+def _first(values: dict[str, list[bytes]], name: str) -> str | None:
+    found = values.get(name)
+    return _text(found[0]) if found else None
