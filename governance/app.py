@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 import secrets
 
-from flask import Flask
+from flask import Flask, redirect, url_for
 from flask_login import LoginManager
 from flask_sqlalchemy import SQLAlchemy
 
@@ -34,6 +34,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     login_manager = LoginManager()
     login_manager.init_app(app)
     Governance(app, db=db, login_manager=login_manager)
+    app.add_url_rule("/", "console_root", lambda: redirect(url_for("governance_console.home")))
     return app
 
 

@@ -1,4 +1,4 @@
-"""The ``Governance`` Flask extension: mounts the API (and later the console) into any app."""
+"""The ``Governance`` Flask extension: mounts the API and the console into any app."""
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -54,13 +54,16 @@ class GovernanceState:
 
 class Governance:
     def __init__(self, app: Flask | None = None, *, db: SQLAlchemy | None = None,
-                 login_manager=None):
+                 login_manager=None, console_prefix: str | None = "/console"):
         self.db = db
         self.login_manager = login_manager
+        self.console_prefix = console_prefix
         if app is not None:
             self.init_app(app)
 
-    def init_app(self, app: Flask, *, db: SQLAlchemy | None = None, login_manager=None) -> None:
+    def init_app(self, app: Flask, *, db: SQLAlchemy | None = None, login_manager=None,
+                 console_prefix: str | None = None) -> None:
+        """Wire the API, the CLI and the console (at ``console_prefix``; None for no console)."""
         if EXTENSION_KEY in app.extensions:
             raise RuntimeError("Governance is already registered on this app; call init_app once.")
         db = db or self.db or app.extensions.get("sqlalchemy")
@@ -91,10 +94,18 @@ class Governance:
         from governance.migrate import register_migrations
 
         register_api(app)
+        prefix = console_prefix or self.console_prefix
+        if prefix:
+            from governance.console import register_console
+
+            register_console(app, login_manager, prefix)
+            governance_state.login_manager = app.login_manager
         if app.config["GOVERNANCE_DIRECT_DECISIONS"]:
             from governance.api.direct import DirectDecisions
 
             app.wsgi_app = DirectDecisions(app, app.wsgi_app)
+        import governance.signin.cli  # noqa: F401 - adds `user create-admin`, `set-password`
+
         app.cli.add_command(governance_cli)
         register_migrations(app, db)
         with app.app_context():
