@@ -69,7 +69,9 @@ def begin_session(signed: SignedIn, user: User) -> None:
 
 def end_session(reason: str = "signed_out") -> None:
     """Sign the current user out, audited with ``reason`` (signed_out, idle, inactive...)."""
-    user_id = current_user.get_id() if current_user.is_authenticated else None
+    user_id = session.get("_user_id") if SIGNED_IN_AT in session else None
+    if current_user.is_authenticated:
+        user_id = current_user.get_id()
     logout_user()
     for key in OUR_KEYS:
         session.pop(key, None)
@@ -92,6 +94,8 @@ def signed_in_user() -> User | None:
         return g.governance_user
     g.governance_user = None
     if not current_user.is_authenticated:
+        if SIGNED_IN_AT in session:  # ours, but the loader refused it: no longer active
+            end_session("inactive")
         return None
     user = state().session.get(User, current_user.get_id())
     now = state().clock()

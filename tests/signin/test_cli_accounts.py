@@ -1,0 +1,84 @@
+"""`user create-admin` and `user set-password`: argon2, audited, never echoed."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from governance.extension import state
+from governance.models import RoleAssignment, User
+from governance.operations.local_accounts import ADMIN_ROLE
+from governance.signin.powers import ADMIN, AUDITOR, REVIEWER, powers_of
+from tests.conftest import NOW
+from tests.signin.conftest import PASSWORD, audit_rows, sign_in
+
+
+@pytest.fixture
+def runner(console):
+    return console.test_cli_runner()
+
+
+def test_create_admin_makes_a_local_admin_who_can_sign_in(console, runner):
+    result = runner.invoke(args=["governance", "user", "create-admin", "root-admin",
+                                 "--name", "Ada Admin", "--password-stdin"],
+                           input=PASSWORD + "\n")
+    assert result.exit_code == 0, result.output
+    assert PASSWORD not in result.output
+    with console.app_context():
+        session = state(console).session
+        user = session.get(User, "root-admin")
+        assert (user.source, user.active, user.name) == ("cli", True, "Ada Admin")
+        assert user.password_hash.startswith("$argon2id$")
+        assert [a.role_id for a in session.query(RoleAssignment).filter_by(
+            user_id="root-admin")] == [ADMIN_ROLE]
+        assert powers_of(session, "root-admin", NOW).names[:3] == [ADMIN, AUDITOR, REVIEWER]
+    rows = audit_rows(console, "user.created") + audit_rows(console, "role.created")
+    assert [r.kind for r in rows] == ["user.created", "role.created"]
+    assert PASSWORD not in json.dumps([r.payload for r in rows])
+    client = console.test_client()
+    assert sign_in(client, "root-admin").status_code == 302
+    assert "Administer" in client.get("/console/").get_data(as_text=True)
+
+
+def test_a_second_admin_reuses_the_role_and_an_existing_id_is_refused(console, runner):
+    for user_id in ("admin-one", "admin-two"):
+        assert runner.invoke(args=["governance", "user", "create-admin", user_id],
+                             input=PASSWORD + "\n").exit_code == 0
+    again = runner.invoke(args=["governance", "user", "create-admin", "alice"],
+                          input=PASSWORD + "\n")
+    assert again.exit_code == 1 and "already exists" in again.output
+    assert len(audit_rows(console, "role.created")) == 1
+
+
+def test_short_passwords_are_refused(console, runner):
+    result = runner.invoke(args=["governance", "user", "create-admin", "shorty"],
+                           input="tooshort\n")
+    assert result.exit_code == 1 and "at least 15 characters" in result.output
+    assert "tooshort" not in result.output
+    with console.app_context():
+        assert state(console).session.get(User, "shorty") is None
+
+
+def test_set_password_changes_it_and_audits_without_the_password(console, runner):
+    new = "a brand new pass phrase"
+    result = runner.invoke(args=["governance", "user", "set-password", "alice"],
+                           input=new + "\n")
+    assert result.exit_code == 0, result.output
+    assert new not in result.output
+    client = console.test_client()
+    assert sign_in(client, "alice").status_code == 200  # the old one no longer works
+    assert sign_in(client, "alice", new).status_code == 302
+    row = audit_rows(console, "user.password_set")[-1]
+    assert row.subject == "alice" and new not in row.payload
+
+
+def test_set_password_refuses_directory_users_and_unknown_ones(console, runner):
+    with console.app_context():
+        state(console).session.get(User, "sam").source = "directory"
+        state(console).session.commit()
+    refused = runner.invoke(args=["governance", "user", "set-password", "sam"],
+                            input=PASSWORD + "\n")
+    assert refused.exit_code == 1 and "directory" in refused.output
+    unknown = runner.invoke(args=["governance", "user", "set-password", "ghost"],
+                            input=PASSWORD + "\n")
+    assert unknown.exit_code == 1 and "no user 'ghost'" in unknown.output
