@@ -129,3 +129,40 @@ def test_host_hooks_see_decisions_unless_the_host_opts_into_the_direct_route(tmp
               "program": "housing", "fields": ["identity.name"]})
     assert response.status_code == 200 and response.json["decision"] == "allow"
     assert seen == ([] if direct else [200])
+
+
+def test_console_mounts_at_the_host_prefix_with_the_host_login(tmp_path):
+    """The host's LoginManager and its loader are kept (its identities have our users' ids);
+    the sign-in limits never reach the host's pages, whatever RATELIMIT_* it sets."""
+    import re
+
+    from flask_login import UserMixin
+
+    from governance.operations.local_accounts import SetPassword
+
+    host, db, login = make_host(tmp_path)
+
+    class HostUser(UserMixin):
+        def __init__(self, user_id):
+            self.id = user_id
+
+    login.user_loader(HostUser)
+    host.config["RATELIMIT_DEFAULT"] = "1 per minute"
+    Governance(host, db=db, console_prefix="/governance/console")
+    with host.app_context():
+        upgrade_database()
+    apply_file(host)
+    with host.app_context():
+        SetPassword("alice", "alice's long passphrase", state(host).clock()).execute(
+            state(host).session)
+    assert state(host).login_manager is login
+    client = host.test_client()
+    assert client.get("/").status_code == 404  # the root redirect is the standalone's only
+    page = client.get("/governance/console/sign-in").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"', page).group(1)
+    response = client.post("/governance/console/sign-in", data={
+        "user": "alice", "password": "alice's long passphrase", "csrf_token": token})
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/governance/console/"
+    assert "Alice Ng" in client.get("/governance/console/").get_data(as_text=True)
+    assert [client.get("/tickets").status_code for _ in range(3)] == [200, 200, 200]
