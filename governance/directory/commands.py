@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import sys
+import time
 
 import click
 from flask.cli import with_appcontext
@@ -36,7 +37,7 @@ def directory_sync(dry_run: bool, changed_only: bool, allow_mass_leave: bool) ->
         settings = DirectorySettings.from_config(st.config)
     except DirectoryConfigError as exc:
         raise click.ClickException(str(exc)) from None
-    progress = Progress()
+    progress, began = Progress(), time.perf_counter()
     operation = SyncDirectory(settings, st.clock(), dry_run=dry_run, changed_only=changed_only,
                               allow_mass_leave=allow_mass_leave, progress=progress)
     try:
@@ -45,7 +46,7 @@ def directory_sync(dry_run: bool, changed_only: bool, allow_mass_leave: bool) ->
         raise click.ClickException(f"directory sync refused: {exc.message}") from None
     finally:
         progress.close()
-    report(result)
+    report(result, time.perf_counter() - began)
 
 
 class Progress:
@@ -76,15 +77,15 @@ class Progress:
             click.echo("", err=True)
 
 
-def report(result: SyncResult) -> None:
+def report(result: SyncResult, seconds: float) -> None:
     lines = [str(s) for s in result.plan.steps] if result.dry_run else []
     for line in lines + result.plan.conflicts:
         click.echo(line)
     counts = ", ".join(f"{k}: {v}" for k, v in result.plan.summary().items() if v)
     kind = "full" if result.full else "changed-only"
     if result.dry_run:
-        click.echo(f"Dry run ({kind}): {len(result.plan.steps)} change(s) would be made; "
-                   f"nothing was written. {counts}")
+        click.echo(f"Dry run ({kind}, {seconds:.2f} s): {len(result.plan.steps)} change(s) "
+                   f"would be made; nothing was written. {counts}")
     else:
-        click.echo(f"Directory sync ({kind}): {len(result.plan.steps)} change(s) applied. "
-                   f"{counts}")
+        click.echo(f"Directory sync ({kind}, {seconds:.2f} s): {len(result.plan.steps)} "
+                   f"change(s) applied. {counts}")

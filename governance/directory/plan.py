@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from governance.clock import iso
 from governance.db import DIRECTORY
 from governance.directory.reader import MAX_NESTING, DirectoryUser, DirectoryView, normal_dn
-from governance.models import DirectoryGroupRole, RoleAssignment, User
+from governance.models import DirectoryGroupRole, RoleAssignment
 
 Key = tuple[str, str, str | None]  # user, role, program
 
@@ -60,10 +60,12 @@ class Plan:
 
 @dataclass
 class Store:
-    """What the plan needs from the database, read once."""
+    """What the plan needs from the database, read once (rows with the models' column names:
+    ``id``, ``source``, ``active``, ``directory_uuid``... of users; ``id``, ``user_id``,
+    ``role_id``, ``program_id``, ``source`` of live assignments)."""
 
-    users: list[User]
-    live: list[RoleAssignment]  # assignments not ended
+    users: list
+    live: list  # assignments not ended
     ended_outside: dict[Key, RoleAssignment]  # latest end by a person or a workflow, per key
     mappings: list[DirectoryGroupRole]
 
@@ -72,7 +74,8 @@ RUNTIME_ENDS = ("workflow", "console", "api", "cli")
 
 
 def plan_sync(view: DirectoryView, store: Store, nested: bool) -> Plan:
-    plan = Plan(directory_users=len(view.present or view.users))
+    plan = Plan(directory_users=len(view.users) if view.complete else sum(
+        1 for u in store.users if u.source == DIRECTORY and u.directory_uuid))
     by_uuid = {u.directory_uuid: u for u in store.users if u.directory_uuid}
     by_id = {u.id: u for u in store.users}
     seen = _accounts(view, store, by_uuid, by_id, plan)
@@ -96,6 +99,8 @@ def plan_sync(view: DirectoryView, store: Store, nested: bool) -> Plan:
             for m in mapped.get(group, []):
                 desired.setdefault((user.id, m.role_id, m.program_id), m.group_dn)
     _assignments(store, seen, desired, frozen, plan)
+    plan.steps.sort(key=lambda s: (s.user, s.op, str(sorted(s.detail.items()))))
+    plan.conflicts.sort()
     return plan
 
 
@@ -141,34 +146,28 @@ def _accounts(view: DirectoryView, store: Store, by_uuid: dict, by_id: dict, pla
                     f"{known.disabled_by} ({known.disabled_via}); left disabled")
                 continue
         seen.append(entry)
-    present = view.present if not view.complete else {u.uuid for u in view.users}
-    if not view.complete:
+    if view.complete:
+        present = {u.uuid for u in view.users}
+        for user in store.users:
+            if (user.source == DIRECTORY and user.active and user.directory_uuid
+                    and user.directory_uuid not in present):
+                plan.steps.append(Step("leave", user.id, {"why": "gone from the directory"}))
+    else:
         seen += _unchanged(view, store)
-    for user in store.users:
-        if (user.source == DIRECTORY and user.active and user.directory_uuid
-                and user.directory_uuid not in present):
-            plan.steps.append(Step("leave", user.id, {"why": "gone from the directory"}))
     return seen
 
 
-class InDoubt(Exception):
-    """A changed-only read cannot be trusted (it sees an entry the store never synced)."""
-
-
 def _unchanged(view: DirectoryView, store: Store) -> list[DirectoryUser]:
-    """For a changed-only read, the users that did not change, as the store last saw them."""
+    """For a changed-only read, the directory's other users as the store last saw them (their
+    groups were all read, so their roles are planned too). A deleted entry loses the roles of
+    the groups it left at once; that it is gone, a changed-only read cannot see: the next full
+    sync disables it, and sign-in refuses it before that."""
     changed = {u.uuid for u in view.users}
-    known = {u.directory_uuid: u for u in store.users if u.directory_uuid}
-    stubs = []
-    for entry_uuid in view.present - changed:
-        user = known.get(entry_uuid)
-        if user is None:
-            raise InDoubt(f"entry {entry_uuid} is in the directory but was never synced")
-        if user.source != DIRECTORY or (not user.active and user.disabled_via != DIRECTORY):
-            continue
-        stubs.append(DirectoryUser(user.id, user.directory_dn or "", entry_uuid, user.name,
-                                   user.email, disabled=not user.active))
-    return stubs
+    return [DirectoryUser(u.id, u.directory_dn or "", u.directory_uuid, u.name, u.email,
+                          disabled=not u.active)
+            for u in store.users
+            if u.source == DIRECTORY and u.directory_uuid and u.directory_uuid not in changed
+            and (u.active or u.disabled_via == DIRECTORY)]
 
 
 def _membership(view: DirectoryView, nested: bool) -> dict[str, set[str]]:
@@ -199,7 +198,7 @@ def _assignments(store: Store, seen: list[DirectoryUser], desired: dict[Key, str
     for a in store.live:
         live_keys[(renamed.get(a.user_id, a.user_id), a.role_id, a.program_id)].append(a)
     leaving = {s.user for s in plan.steps if s.op == "leave"}
-    for key, group in sorted(desired.items(), key=lambda kv: str(kv[0])):
+    for key, group in desired.items():
         if live_keys.get(key) or key[0] in leaving:
             continue
         blocked = store.ended_outside.get(key)
@@ -214,7 +213,7 @@ def _assignments(store: Store, seen: list[DirectoryUser], desired: dict[Key, str
     authoritative = {(m.role_id, m.program_id) for m in store.mappings if m.authoritative}
     # An assignment of a role no mapping gives any more (its mapping was removed) ends too.
     managed = {u.id for u in seen} | leaving
-    for key, rows in sorted(live_keys.items(), key=lambda kv: str(kv[0])):
+    for key, rows in live_keys.items():
         if key in desired or (key[1], key[2]) in frozen:
             continue
         for a in rows:

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import lru_cache
 
 from ldap3 import SUBTREE
 from ldap3.core.exceptions import LDAPException
@@ -33,18 +34,22 @@ class DirectoryUser:
 
 @dataclass
 class DirectoryView:
-    """What one read found. ``complete`` is False for a changed-only read, whose ``users`` are
-    only the changed entries and ``present`` the stable ids of every user still there."""
+    """What one read found: every group, and every user or (``complete`` False, a changed-only
+    read) only the users changed since the last sync."""
 
     users: list[DirectoryUser]
     groups: dict[str, frozenset[str]]  # normalised group DN -> normalised member DNs
     high_water: str | None
     complete: bool = True
-    present: frozenset[str] = field(default_factory=frozenset)
 
 
+@lru_cache(maxsize=1 << 16)
 def normal_dn(dn: str) -> str:
-    """A DN compared as the directory compares it: spacing and case do not matter."""
+    """A DN compared as the directory compares it: spacing and case do not matter. (Cached:
+    the same member DNs come back in group after group.)"""
+    if not any(c in dn for c in '\\"+#<>;'):  # nothing escaped or multi-valued: split plainly
+        return ",".join("=".join(p.strip() for p in rdn.split("=", 1))
+                        for rdn in dn.split(",")).lower()
     try:
         return safe_dn(dn).lower()
     except (LDAPException, ValueError, TypeError, IndexError):
@@ -69,7 +74,6 @@ class DirectoryReader:
         try:
             groups, group_water = self._groups(connection)
             users, user_water = self._users(connection, since)
-            present = self._present(connection) if since is not None else frozenset()
         except LDAPException as exc:
             raise DirectoryUnavailable(f"the directory search failed: {type(exc).__name__}: "
                                        f"{exc}") from None
@@ -79,8 +83,7 @@ class DirectoryReader:
             except LDAPException:
                 pass
         marks = [m for m in (group_water, user_water, since) if m]
-        return DirectoryView(users, groups, self._newest(marks), since is None,
-                             frozenset(present))
+        return DirectoryView(users, groups, self._newest(marks), since is None)
 
     # -- searches ---------------------------------------------------------------------------
     def _search(self, connection, base: str, query: str, attributes: list[str]
@@ -129,14 +132,6 @@ class DirectoryReader:
                 batch = 0
         self.progress("users", batch)
         return users, self._newest(newest)
-
-    def _present(self, connection) -> list[str]:
-        """The stable id of every user still in the directory (a changed-only read's leavers
-        are the known users missing here)."""
-        s = self.settings
-        query = s.user_filter if s.user_filter.startswith("(") else f"({s.user_filter})"
-        return [self._uuid(values) for _dn, values in
-                self._search(connection, s.user_base, query, [self.uuid_attr])]
 
     # -- values -----------------------------------------------------------------------------
     def _user(self, dn: str, values: dict[str, list[bytes]]) -> DirectoryUser | None:

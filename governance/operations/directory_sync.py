@@ -11,15 +11,15 @@ import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from governance import audit
 from governance.db import DIRECTORY
 from governance.directory.connection import DirectorySettings
-from governance.directory.plan import RUNTIME_ENDS, InDoubt, Plan, Step, Store, plan_sync
+from governance.directory.plan import RUNTIME_ENDS, Plan, Step, Store, plan_sync
 from governance.directory.reader import DirectoryReader, DirectoryView
 from governance.errors import Refused
 from governance.models import (
@@ -37,7 +37,9 @@ from governance.operations.users import disable_account, user_document
 
 ACTOR = "directory"
 USER_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}")
+BATCH = 2000  # audit rows (and inserts) written at a time
 MANY = 200  # past this many users touched, workers rebuild their snapshot instead of patching
+FULL_EVERY = timedelta(days=1)  # a changed-only sync is a full one if the last is older
 ORDER = ("rename", "join", "update", "return", "grant", "end", "leave")
 
 
@@ -64,16 +66,14 @@ class SyncDirectory:
     def execute(self, session: Session) -> SyncResult:
         reader = DirectoryReader(self.settings, self.progress)
         mark = session.get(DirectorySync, 1)
+        # In doubt (no sync yet, another directory or search, no full sync for a day), full.
         since = (mark.high_water if self.changed_only and mark is not None
-                 and mark.server == self._server() else None)
+                 and mark.server == self._server() and mark.last_full_at is not None
+                 and mark.last_full_at > self.now - FULL_EVERY else None)
         view = reader.read(since)  # all of it, before the store is locked
         try:
             provisioning_lock(session)  # never beside an apply
-            try:
-                plan = self._plan(session, view)
-            except InDoubt:
-                view = reader.read(None)  # in doubt: a full sync
-                plan = self._plan(session, view)
+            plan = self._plan(session, view)
             self._breaker(plan)
             result = SyncResult(plan, view.complete, self.dry_run, view.high_water)
             if self.dry_run:
@@ -109,9 +109,13 @@ class SyncDirectory:
                 .order_by(RoleAssignment.ended_at)):
             ended[(a.user_id, a.role_id, a.program_id)] = a
         return Store(
-            users=list(session.scalars(select(User))),
-            live=list(session.scalars(select(RoleAssignment).where(
-                RoleAssignment.ended_at.is_(None)))),
+            users=session.execute(select(
+                User.id, User.source, User.active, User.name, User.email, User.directory_uuid,
+                User.directory_dn, User.disabled_at, User.disabled_by, User.disabled_via)).all(),
+            live=session.execute(select(
+                RoleAssignment.id, RoleAssignment.user_id, RoleAssignment.role_id,
+                RoleAssignment.program_id, RoleAssignment.source).where(
+                RoleAssignment.ended_at.is_(None))).all(),
             ended_outside=ended,
             mappings=list(session.scalars(select(DirectoryGroupRole).where(
                 DirectoryGroupRole.retired_at.is_(None)))))
@@ -127,19 +131,34 @@ class SyncDirectory:
 
     # -- applying ---------------------------------------------------------------------------
     def _apply(self, session: Session, plan: Plan) -> None:
-        users = {u.id: u for u in session.scalars(select(User))}
-        rows, touched = [], set()
+        """Steps in ORDER; joins and grants as batched inserts and the audit rows in chunks,
+        so a first sync of a large directory holds neither objects nor rows by the thousand."""
+        users = _Accounts(session)
+        rows, touched, inserts, told = [], set(), {User: [], RoleAssignment: []}, 0
         tell = self.progress or (lambda _what, _n: None)
         tell("planned", len(plan.steps))
-        for done, step in enumerate(sorted(plan.steps, key=lambda s: ORDER.index(s.op)), 1):
-            if done % 500 == 0 or done == len(plan.steps):
-                tell("applied", 500 if done % 500 == 0 else done % 500)
+        steps = sorted(plan.steps, key=lambda s: ORDER.index(s.op))
+        for done, step in enumerate(steps, 1):
             touched.add(step.user)
-            rows += getattr(self, f"_{step.op}")(session, users, step)
+            if step.op in ("join", "grant"):
+                model, values = self._new_row(step)
+                inserts[model].append(values)
+            else:
+                rows += getattr(self, f"_{step.op}")(session, users, step)
             rows.append(audit.new_row(f"directory.{step.op}", {"change": str(step),
                                                                **step.detail},
                                       actor=ACTOR, subject=step.user, ref=step.user,
                                       at=self.now))
+            last = done == len(steps) or steps[done].op != step.op
+            if last or len(rows) >= BATCH:
+                for model, batch in inserts.items():
+                    if batch:
+                        session.execute(insert(model), batch)
+                        batch.clear()
+                audit.append_rows(session, rows)
+                rows = []
+                tell("applied", done - told)
+                told = done
         rows += [audit.new_row("directory.conflict", {"conflict": line}, actor=ACTOR,
                                at=self.now) for line in plan.conflicts]
         renamed = any(s.op == "rename" for s in plan.steps)
@@ -151,50 +170,47 @@ class SyncDirectory:
                                   actor=ACTOR, at=self.now))
         audit.append_rows(session, rows)
 
-    def _rename(self, session: Session, users: dict, step: Step) -> list[dict]:
+    def _new_row(self, step: Step) -> tuple[type, dict]:
+        d = step.detail
+        if step.op == "join":
+            return User, {"id": step.user, "name": d["name"], "email": d["email"],
+                          "active": True, "source": DIRECTORY, "directory_uuid": d["uuid"],
+                          "directory_dn": d["dn"], "created_at": self.now,
+                          "updated_at": self.now}
+        return RoleAssignment, {"user_id": step.user, "role_id": d["role"],
+                                "program_id": d["program"], "source": DIRECTORY,
+                                "created_by": ACTOR, "created_at": self.now,
+                                "reason": f"member of {d['group']}"}
+
+    def _rename(self, session: Session, users: _Accounts, step: Step) -> list[dict]:
         old, new = step.detail["from"], step.user
         session.flush()
         session.execute(update(User).where(User.id == old).values(id=new))
         for model in (RoleAssignment, Involvement, Override, Escalation, ReviewItem):
             session.execute(update(model).where(model.user_id == old).values(user_id=new))
         session.expire_all()
-        users[new] = session.get(User, new)
+        users.forget(old)
         return []
 
-    def _join(self, session: Session, users: dict, step: Step) -> list[dict]:
-        d = step.detail
-        user = User(id=step.user, name=d["name"], email=d["email"], active=True,
-                    source=DIRECTORY, directory_uuid=d["uuid"], directory_dn=d["dn"])
-        session.add(user)
-        users[user.id] = user
-        return []
-
-    def _update(self, session: Session, users: dict, step: Step) -> list[dict]:
+    def _update(self, session: Session, users: _Accounts, step: Step) -> list[dict]:
         user = users[step.user]
         for name, value in step.detail["changes"].items():
             setattr(user, "directory_dn" if name == "dn" else name, value)
         return []
 
-    def _return(self, session: Session, users: dict, step: Step) -> list[dict]:
+    def _return(self, session: Session, users: _Accounts, step: Step) -> list[dict]:
         user = users[step.user]
         user.active = True
         user.disabled_at = user.disabled_by = user.disabled_via = user.disabled_reason = None
         return [audit.new_row("user.enabled", user_document(user), actor=ACTOR,
                               subject=user.id, ref=user.id, at=self.now)]
 
-    def _grant(self, session: Session, users: dict, step: Step) -> list[dict]:
-        d = step.detail
-        session.add(RoleAssignment(user_id=step.user, role_id=d["role"], program_id=d["program"],
-                                   source=DIRECTORY, created_by=ACTOR, created_at=self.now,
-                                   reason=f"member of {d['group']}"))
-        return []
-
-    def _end(self, session: Session, users: dict, step: Step) -> list[dict]:
+    def _end(self, session: Session, users: _Accounts, step: Step) -> list[dict]:
         a = session.get(RoleAssignment, step.detail["assignment"])
         a.end(self.now, ACTOR, DIRECTORY, step.detail["why"])
         return []
 
-    def _leave(self, session: Session, users: dict, step: Step) -> list[dict]:
+    def _leave(self, session: Session, users: _Accounts, step: Step) -> list[dict]:
         _change, rows = disable_account(session, users[step.user], ACTOR, DIRECTORY,
                                         step.detail["why"], self.now)
         return rows
@@ -207,3 +223,18 @@ class SyncDirectory:
         mark.summary = plan.summary() | {"full": view.complete}
         session.add(mark)
 
+
+class _Accounts:
+    """The users a plan's steps act on, loaded one by one as they are needed (a sync that
+    changes a few users should not load twenty thousand)."""
+
+    def __init__(self, session: Session):
+        self.session, self.loaded = session, {}
+
+    def __getitem__(self, user_id: str) -> User:
+        if user_id not in self.loaded:
+            self.loaded[user_id] = self.session.get(User, user_id)
+        return self.loaded[user_id]
+
+    def forget(self, user_id: str) -> None:
+        self.loaded.pop(user_id, None)

@@ -115,7 +115,7 @@ def test_a_second_sync_without_changes_changes_nothing(directory):
     directory.sync()
     rows = len(directory.audit_kinds())
     output = directory.sync()
-    assert "0 change(s) applied" in output
+    assert " 0 change(s) applied" in output
     assert directory.audit_kinds()[rows:] == ["directory.synced"]
 
 
@@ -126,7 +126,7 @@ def test_dry_run_prints_one_line_per_change_and_writes_nothing(directory):
     assert "join ann (Ann Person)" in output
     assert "grant ann case_manager housing (member of cn=housing-cm,ou=groups," in output
     assert "end fiona records - (the directory is authoritative for records -)" in output
-    assert "Dry run (full): 3 change(s) would be made; nothing was written" in output
+    assert "change(s) would be made; nothing was written" in output
     assert directory.user("ann") is None and directory.audit_kinds() == before
 
 
@@ -285,18 +285,30 @@ def test_hostile_ids_never_become_accounts(directory):
     assert "directory.conflict" in directory.audit_kinds()
 
 
-def test_changed_only_reads_what_changed_and_finds_leavers(directory):
+def test_changed_only_reads_what_changed_and_a_full_sync_finds_the_deleted(directory):
     directory.people("ann", "ben", housing_cm=["ann", "ben"])
     first = directory.sync("--changed-only")  # nothing remembered yet: a full sync
-    assert "Directory sync (full)" in first
+    assert "Directory sync (full, " in first
     directory.server.add_user("cat", cn="Cat Person")
+    directory.server.replace(directory.server.user_dn("ann"), mail="ann@new.example.org")
     directory.server.set_members("housing-cm", [directory.server.user_dn("ann"),
                                                 directory.server.user_dn("cat")])
     directory.server.delete(directory.server.user_dn("ben"))
     output = directory.sync("--changed-only")
-    assert "Directory sync (changed-only)" in output
+    assert "Directory sync (changed-only, " in output
     assert directory.roles("cat") == {("case_manager", "housing", DIRECTORY)}
-    assert not directory.user("ben").active and directory.user("ann").active
+    assert directory.user("ann").email == "ann@new.example.org"
+    # ben left his group, so his role ended at once; that he is gone, the full sync sees.
+    assert directory.roles("ben") == set() and directory.user("ben").active
+    assert "leave: 1" in directory.sync()
+    assert not directory.user("ben").active
+
+
+def test_changed_only_is_a_full_sync_after_a_day_without_one(directory):
+    directory.people("ann", housing_cm=["ann"])
+    directory.sync()
+    state(directory.app).clock = lambda: NOW + timedelta(days=1, minutes=1)
+    assert "Directory sync (full, " in directory.sync("--changed-only")
 
 
 def test_an_apply_leaves_directory_assignments_alone(directory):
@@ -330,3 +342,27 @@ def test_a_certificate_from_another_ca_is_refused(slapd, make_app):
     apply_file(app, "directory_org.yaml")
     output = Directory(app, slapd).sync(ok=False)
     assert "cannot be used" in output
+
+
+def test_active_directory_dialect_reads_samaccountname_guid_and_disabled_flag(
+        slapd, make_app, backend):
+    app = make_app(backend, **ldap_config(
+        slapd, GOVERNANCE_LDAP_USER_ID_ATTR="sAMAccountName",
+        GOVERNANCE_LDAP_USER_FILTER="(objectClass=adTestUser)"))
+    apply_file(app, "directory_org.yaml")
+    directory = Directory(app, slapd)
+    for cn in MAPPED:
+        slapd.add_group(cn, ad=True)
+    for uid in ("ann", "ben"):
+        slapd.add_user(uid, cn=f"{uid.title()} Person", ad=True)
+    slapd.add_user("plain")  # not an AD user: outside the filter
+    slapd.set_members("housing-cm", [slapd.user_dn("ann"), slapd.user_dn("ben")])
+    directory.sync()
+    ann = directory.user("ann")
+    assert ann.directory_uuid and len(ann.directory_uuid) == 36  # objectGUID as a UUID
+    assert directory.user("plain") is None
+    slapd.replace(slapd.user_dn("ben"), userAccountControl=514, uSNChanged=slapd.next_usn())
+    output = directory.sync("--changed-only")
+    assert "changed-only" in output
+    assert not directory.user("ben").active and directory.user("ann").active
+    assert directory.user("ben").disabled_reason == "disabled in the directory"
