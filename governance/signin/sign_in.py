@@ -40,7 +40,7 @@ REFUSAL = ("Sign-in failed: the user or the password is wrong, or the account is
 
 # Reason codes of signin.failed (besides those of governance.signin.directory_bind).
 UNKNOWN_USER, INACTIVE, LOCKED = "unknown_user", "inactive", "locked"
-NO_PASSWORD_SET, EMPTY_PASSWORD = "no_password_set", "empty_password"
+NO_PASSWORD_SET, EMPTY_PASSWORD, EMPTY_USER = "no_password_set", "empty_password", "empty_user"
 DIRECTORY_UNREACHABLE = "directory_unavailable"
 
 
@@ -79,8 +79,8 @@ class SignIn:
         password = self.password if isinstance(self.password, str) else ""
         if not name or not password:
             missing = {"user": "required"} if not name else {"password": "required"}
-            self._record(session, "signin.failed", name, {"reason": EMPTY_PASSWORD if name
-                                                          else UNKNOWN_USER})
+            self._record(session, "signin.failed", name,
+                         {"reason": EMPTY_PASSWORD if not password else EMPTY_USER})
             raise Invalid("Enter your user name and your password.", missing)
         user = session.get(User, name) if plausible_id(name) else None
         reason = self._refusal_before_check(user)

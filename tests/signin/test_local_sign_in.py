@@ -121,3 +121,19 @@ def test_an_old_hash_is_upgraded_at_sign_in(console, client):
     with console.app_context():
         stored = state(console).session.get(User, "alice").password_hash
     assert stored != weak and "m=65536" in stored
+
+
+def test_an_unknown_user_costs_a_password_check_too(console, client):
+    """Timing must not tell an unknown user from a wrong password: both verify an argon2
+    hash (the unknown one against a dummy); one that did no work would take ~1 ms."""
+    import time
+
+    def seconds(user: str) -> float:
+        start = time.perf_counter()
+        sign_in(client, user, "not the password at all")
+        return time.perf_counter() - start
+
+    # The fastest of several: other load on the machine only ever adds time.
+    wrong = min(seconds("alice") for _ in range(4))
+    unknown = min(seconds("nobody-here") for _ in range(4))
+    assert unknown > 0.4 * wrong and wrong > 0.4 * unknown, (wrong, unknown)
