@@ -21,7 +21,7 @@ from governance.directory.connection import DirectorySettings, DirectoryUnavaila
 MAX_NESTING = 10  # nested groups deeper than this are not followed
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: twenty thousand are made per sync, frozen ones cost 3x
 class DirectoryUser:
     id: str
     dn: str

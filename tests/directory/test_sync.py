@@ -366,3 +366,37 @@ def test_active_directory_dialect_reads_samaccountname_guid_and_disabled_flag(
     assert "changed-only" in output
     assert not directory.user("ben").active and directory.user("ann").active
     assert directory.user("ben").disabled_reason == "disabled in the directory"
+
+
+def test_a_sync_waits_for_an_apply_holding_the_provisioning_lock(slapd, make_app):
+    """Serialised with apply: a sync started while another transaction holds the lock (as an
+    apply does while it reconciles) changes nothing until that transaction ends."""
+    import threading
+
+    from sqlalchemy.orm import Session
+
+    from governance.operations.state import provisioning_lock
+
+    app = make_app("postgres", **ldap_config(slapd))
+    apply_file(app, "directory_org.yaml")
+    for cn in MAPPED:
+        slapd.add_group(cn)
+    slapd.add_user("ann")
+    done = threading.Event()
+
+    def sync() -> None:
+        with app.app_context():
+            st = state(app)
+            SyncDirectory(DirectorySettings.from_config(st.config), NOW).execute(st.session)
+            done.set()
+
+    with app.app_context():
+        holder = Session(state(app).db.engine)
+        provisioning_lock(holder)
+        worker = threading.Thread(target=sync)
+        worker.start()
+        assert not done.wait(1.5)  # blocked behind the lock
+        holder.rollback()
+        holder.close()
+    worker.join(30)
+    assert done.is_set() and Directory(app, slapd).user("ann") is not None
