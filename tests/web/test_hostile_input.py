@@ -193,7 +193,9 @@ def test_allowed_hosts_follow_the_base_url_and_the_setting(make_app, backend):
 
 def test_every_path_answers_json_with_the_security_headers(org_app):
     client = org_app.test_client()
-    for path in ("/", "/nothing-here", "/static/x.js", "/api/v1/nothing"):
+    root = client.get("/")  # the standalone service's root is the console's door
+    assert root.status_code == 302 and root.headers["X-Frame-Options"] == "DENY"
+    for path in ("/nothing-here", "/static/x.js", "/api/v1/nothing", "/console/nothing"):
         response = client.get(path)
         assert response.status_code == 404, path
         assert response.json["error"]["code"] == "not_found"
