@@ -7,10 +7,10 @@ Starts a private slapd (tests/directory/slapd.py) with a server size limit of 50
 users (each in 3 groups) with slapadd, applies an org file that maps every group to a role in
 one of 20 programs, then runs the real CLI (``flask --app wsgi governance directory sync``) as a
 child process four times and prints, for each, the wall time, the child's peak memory
-(``ru_maxrss``) and its summary line, which gives the sync's own seconds (without the CLI's
-start-up, 1-3 s of imports here): the first full sync, a full sync with nothing changed, a changed-only sync
-after ``--changes`` directory edits (half users' mail, half group memberships), and a
-changed-only sync with nothing changed. Goals: 60 s, 20 s, 2 s, under 300 MB.
+(``ru_maxrss``) and its summary line, which gives the sync's own seconds (without the
+CLI's start-up, 1-3 s of imports here): the first full sync, a full sync with nothing changed,
+a changed-only sync after ``--changes`` directory edits (half users' mail, half group
+memberships), and a changed-only sync with nothing changed. Goals: 60 s, 20 s, 2 s, under 300 MB.
 """
 from __future__ import annotations
 

@@ -11,8 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.directory.conftest import slapd  # noqa: F401 - the fixture
-
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURE = ROOT / "tests" / "fixtures" / "directory_org.yaml"
 
