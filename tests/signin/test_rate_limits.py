@@ -73,3 +73,13 @@ def test_the_limiter_never_touches_the_decision_api(make_console, storage):
         assert response.status_code == 200 and "X-RateLimit-Limit" not in response.headers
     assert attempt(client, "alice", "127.0.0.1").status_code == 200
     assert attempt(client, "alice", "127.0.0.1").status_code == 429
+
+
+def test_an_unreachable_redis_falls_back_to_counting_in_memory(make_console):
+    from tests.e2e.test_cli_and_server import free_port
+
+    app = make_console(GOVERNANCE_RATELIMIT_STORAGE_URL=f"redis://127.0.0.1:{free_port()}/0",
+                       GOVERNANCE_SIGNIN_RATE_PER_ADDRESS="2 per minute")
+    client = app.test_client()
+    assert [attempt(client, "alice", "10.0.2.1").status_code for _ in range(3)] == [
+        200, 200, 429]
