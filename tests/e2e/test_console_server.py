@@ -1,5 +1,6 @@
 """The console through a real gunicorn server: create the first admin with the real `flask`
-CLI, sign in with an HTTP client that keeps cookies, check the cookie, sign out."""
+CLI, sign in with an HTTP client that keeps cookies, check the cookie, sign out, set a new
+password from the CLI (read from stdin, not a terminal) and sign in with it."""
 from __future__ import annotations
 
 import os
@@ -113,6 +114,13 @@ def test_sign_in_keep_the_session_and_sign_out_over_http(console_server):
     assert status == 302 and headers["Location"] == "/console/sign-in"
     status, headers, _ = browser.request("/console/")
     assert status == 302 and "/console/sign-in" in headers["Location"]
+
+    new = "the second passphrase, longer"
+    changed = flask_cli(env, "user", "set-password", "ada", stdin=new + "\n")
+    assert changed.returncode == 0 and new not in changed.stdout + changed.stderr
+    status, headers, _ = browser.request("/console/sign-in", {
+        "user": "ada", "password": new, "csrf_token": browser.token("/console/sign-in")})
+    assert status == 302
 
     verified = flask_cli(env, "audit", "verify")
     assert verified.returncode == 0 and "intact" in verified.stdout
