@@ -16,6 +16,7 @@ from governance.operations.common import (
     locked_row,
     require_text,
 )
+from governance.operations.constraints import refuse_self_action, require_reason
 from governance.operations.errors import Conflict, Invalid, NotFound, Refused
 
 # 45 CFR 164.528: no accounting is owed for these (the individual, TPO, an authorization).
@@ -156,16 +157,15 @@ class ReviewDisclosure:
 
     def execute(self, session: Session) -> Disclosure:
         actor = active_actor(session, self.actor)
-        finding = require_text(self.finding, "finding")
+        finding = require_reason(self.finding, "finding")
         row = locked_row(session, Disclosure, self.disclosure_id)
         if row is None:
             raise NotFound(f"no disclosure '{self.disclosure_id}'")
         if row.review_status != "pending":
             raise Conflict("this disclosure has no open review", {"review_status":
                                                                     row.review_status})
-        if actor == row.actor:
-            raise Refused("nobody reviews their own emergency disclosure",
-                          {"actor": "is the sender"})
+        refuse_self_action(actor, row.actor, "nobody reviews their own emergency disclosure",
+                           "the sender")
         row.review_status, row.review_finding = "completed", finding
         row.reviewed_by, row.reviewed_at = actor, self.now
         audit.append(session, "disclosure.reviewed", {"finding": finding}, actor=actor,

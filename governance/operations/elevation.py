@@ -26,8 +26,15 @@ from governance.models import (
     RoleAssignment,
 )
 from governance.notify import Notice, Notifier, deliver
-from governance.operations.approvers import approvers, is_reviewer, may_approve, reviewers
-from governance.operations.common import active_actor, locked_row, optional_text, require_text
+from governance.operations.approvers import approvers, may_approve, reviewers
+from governance.operations.common import active_actor, locked_row, optional_text
+from governance.operations.constraints import (
+    refuse_self_action,
+    require_approver,
+    require_reason,
+    require_reviewer,
+    require_status,
+)
 from governance.operations.errors import Conflict, Invalid, NotFound, Refused
 from governance.operations.state import bump_revision
 from governance.policy import patterns
@@ -224,14 +231,9 @@ class DecideOverride:
                 minutes=self.pending_minutes) <= self.now:
             # Lapsed: refused as run-due would have marked it; the refusal writes nothing.
             raise Conflict(f"override request '{row.id}' has lapsed", {"status": "expired"})
-        if row.status != "pending":
-            raise Conflict(f"override '{row.id}' is already {row.status}",
-                           {"status": row.status})
-        if actor == row.user_id:
-            raise Refused("nobody approves their own override", {"actor": "is the requester"})
-        if not may_approve(session, actor, "override", row.program_id, self.now):
-            raise Refused(f"'{actor}' does not approve overrides in '{row.program_id}'",
-                          {"actor": "holds no role that approves overrides here"})
+        require_status(row.status, "pending", f"override '{row.id}' is already {row.status}")
+        refuse_self_action(actor, row.user_id, "nobody approves their own override")
+        require_approver(session, actor, "override", row.program_id, self.now)
         row.resolved_at, row.resolved_by = self.now, actor
         row.note = optional_text(self.note, "note")
         if self.approve:
@@ -375,17 +377,15 @@ class CloseReviewItem:
 
     def execute(self, session: Session) -> ReviewItem:
         actor = active_actor(session, self.actor)
-        finding = require_text(self.finding, "finding")
+        finding = require_reason(self.finding, "finding")
         item = locked_row(session, ReviewItem, self.item_id)
         if item is None or item.kind != "break_glass":
             raise NotFound(f"no break-glass review '{self.item_id}'")
-        if item.status != "open":
-            raise Conflict("this review is already closed", {"status": item.status})
-        if actor == item.user_id:
-            raise Refused("nobody reviews their own break-glass use", {"actor": "is the user"})
-        if not is_reviewer(session, actor, item.program_id, self.now):
-            raise Refused("only a supervisor or compliance officer closes this review",
-                          {"actor": "approves neither overrides nor escalations here"})
+        require_status(item.status, "open", "this review is already closed")
+        refuse_self_action(actor, item.user_id, "nobody reviews their own break-glass use",
+                           "the user")
+        require_reviewer(session, actor, item.program_id, self.now,
+                         "only a supervisor or compliance officer closes this review")
         item.status, item.decision, item.note = "closed", "reviewed", finding
         item.decided_by, item.decided_at = actor, self.now
         audit.append(session, "break_glass.reviewed", {"item": item.id, "finding": finding},

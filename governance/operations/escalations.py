@@ -12,15 +12,20 @@ from governance import audit
 from governance.clock import iso, utcnow
 from governance.ids import new_id
 from governance.models import Escalation
-from governance.operations.approvers import approval_scope, may_approve
+from governance.operations.approvers import approval_scope
 from governance.operations.common import (
     active_actor,
     load_decision,
     locked_row,
     optional_text,
-    require_text,
 )
-from governance.operations.errors import Conflict, NotFound, Refused
+from governance.operations.constraints import (
+    refuse_self_action,
+    require_approver,
+    require_reason,
+    require_status,
+)
+from governance.operations.errors import NotFound, Refused
 from governance.operations.state import bump_revision
 from governance.policy.patterns import ENTIRE_RECORD
 
@@ -50,7 +55,7 @@ class RequestEscalation:
 
     def execute(self, session: Session) -> Escalation:
         actor = active_actor(session, self.actor)
-        justification = require_text(self.justification, "justification")
+        justification = require_reason(self.justification, "justification")
         decision = load_decision(session, self.decision_id)
         request = decision["request"]
         if request["subject"] != actor:
@@ -89,14 +94,9 @@ class DecideEscalation:
         row = locked_row(session, Escalation, self.escalation_id)
         if row is None:
             raise NotFound(f"no escalation '{self.escalation_id}'")
-        if row.status != "pending":
-            raise Conflict(f"escalation '{row.id}' is already {row.status}",
-                           {"status": row.status})
-        if actor == row.user_id:
-            raise Refused("nobody may decide their own escalation", {"actor": "is the requester"})
-        if not may_approve(session, actor, "escalation", row.program_id, self.now):
-            raise Refused(f"'{actor}' does not approve escalations in '{row.program_id}'",
-                          {"actor": "holds no role that approves escalations here"})
+        require_status(row.status, "pending", f"escalation '{row.id}' is already {row.status}")
+        refuse_self_action(actor, row.user_id, "nobody may decide their own escalation")
+        require_approver(session, actor, "escalation", row.program_id, self.now)
         row.status = "approved" if self.approve else "denied"
         row.decided_by, row.decided_at = actor, self.now
         row.note = optional_text(self.note, "note")

@@ -28,9 +28,10 @@ from governance.models import (
     RoleAssignment,
 )
 from governance.notify import Notice, Notifier, deliver
-from governance.operations.common import active_actor, is_reviewer, locked_row, optional_text
+from governance.operations.common import active_actor, locked_row, optional_text
+from governance.operations.constraints import refuse_self_action, require_reviewer, require_status
 from governance.operations.elevation import approvers, override_document
-from governance.operations.errors import Conflict, Invalid, NotFound, Refused
+from governance.operations.errors import Invalid, NotFound
 from governance.operations.state import bump_revision
 from governance.policy.patterns import MAX_ID_LENGTH
 from governance.policy.snapshot import Window
@@ -242,13 +243,11 @@ class DecideReviewItem:
         item = locked_row(session, ReviewItem, self.item_id)
         if item is None or item.campaign_id is None:
             raise NotFound(f"no review item '{self.item_id}'")
-        if item.status != "open":
-            raise Conflict(f"review item '{item.id}' is already decided", {"status": item.status})
-        if actor == item.user_id:
-            raise Refused("nobody reviews their own access", {"actor": "is the reviewed user"})
-        if not is_reviewer(session, actor, item.program_id or "", self.now):
-            raise Refused("only a supervisor or compliance officer reviews access here",
-                          {"actor": "approves neither overrides nor escalations here"})
+        require_status(item.status, "open", f"review item '{item.id}' is already decided")
+        refuse_self_action(actor, item.user_id, "nobody reviews their own access",
+                           "the reviewed user")
+        require_reviewer(session, actor, item.program_id, self.now,
+                         "only a supervisor or compliance officer reviews access here")
         item.status, item.decision = "decided", str(self.decision)
         item.note = optional_text(self.note, "note")
         item.decided_by, item.decided_at = actor, self.now

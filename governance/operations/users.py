@@ -20,8 +20,9 @@ from governance.clock import iso
 from governance.db import API, CLI
 from governance.models import Escalation, Override, User
 from governance.operations.common import active_actor, locked_row, optional_text, require_text
+from governance.operations.constraints import refuse_self_action, require_reason, require_status
 from governance.operations.elevation import override_document
-from governance.operations.errors import Conflict, NotFound, Refused
+from governance.operations.errors import NotFound
 from governance.operations.escalations import escalation_document
 from governance.operations.state import bump_revision
 
@@ -43,9 +44,8 @@ def acting(session: Session, actor: object, via: str) -> str:
 
 
 def _account(session: Session, user_id: str, actor: str) -> User:
-    if user_id == actor:
-        raise Refused("nobody disables or enables their own account",
-                      {"actor": "is the user concerned"})
+    refuse_self_action(actor, user_id, "nobody disables or enables their own account",
+                       "the user concerned")
     user = locked_row(session, User, user_id)
     if user is None:
         raise NotFound(f"no user '{user_id}'", {"user": "unknown"})
@@ -62,10 +62,10 @@ class DisableUser:
 
     def execute(self, session: Session) -> UserChange:
         actor = acting(session, self.actor, self.via)
-        reason = require_text(self.reason, "reason")
+        reason = require_reason(self.reason)
         user = _account(session, self.user_id, actor)
-        if not user.active:
-            raise Conflict(f"user '{user.id}' is already disabled", {"status": "disabled"})
+        require_status("active" if user.active else "disabled", "active",
+                       f"user '{user.id}' is already disabled")
         change, rows = disable_account(session, user, actor, self.via, reason, self.now)
         audit.append_rows(session, rows)
         session.commit()
@@ -121,8 +121,8 @@ class EnableUser:
         actor = acting(session, self.actor, self.via)
         reason = optional_text(self.reason, "reason")
         user = _account(session, self.user_id, actor)
-        if user.active:
-            raise Conflict(f"user '{user.id}' is not disabled", {"status": "active"})
+        require_status("active" if user.active else "disabled", "disabled",
+                       f"user '{user.id}' is not disabled")
         before = user_document(user)
         user.active = True
         user.disabled_at = user.disabled_by = user.disabled_via = user.disabled_reason = None
