@@ -6,7 +6,6 @@ search that fails, is cut short or answers with a referral (part of the tree is 
 """
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
@@ -17,6 +16,7 @@ from ldap3.utils.conv import escape_filter_chars
 from ldap3.utils.dn import safe_dn
 
 from governance.directory.connection import DirectorySettings, DirectoryUnavailable
+from governance.directory.entries import disabled, stable_id
 
 MAX_NESTING = 10  # nested groups deeper than this are not followed
 
@@ -139,22 +139,10 @@ class DirectoryReader:
         if not ids:
             return None  # an entry without the id attribute is no account of ours
         return DirectoryUser(
-            id=_text(ids[0]), dn=dn, uuid=self._uuid(values),
+            id=_text(ids[0]), dn=dn, uuid=stable_id(values) or "",
             name=_first(values, "displayname") or _first(values, "cn"),
-            email=_first(values, "mail"), disabled=self._disabled(values),
+            email=_first(values, "mail"), disabled=disabled(values),
             member_of=frozenset(normal_dn(_text(v)) for v in values.get("memberof", [])))
-
-    def _uuid(self, values: dict[str, list[bytes]]) -> str:
-        raw = (values.get(self.uuid_attr.lower()) or [b""])[0]
-        if self.uuid_attr == "objectGUID" and len(raw) == 16:
-            return str(uuid.UUID(bytes_le=raw))  # Active Directory's byte order
-        return _text(raw).lower()
-
-    def _disabled(self, values: dict[str, list[bytes]]) -> bool:
-        if self.settings.dialect == "ad":
-            flags = _first(values, "useraccountcontrol")
-            return flags is not None and flags.lstrip("-").isdigit() and int(flags) & 2 != 0
-        return bool(values.get("pwdaccountlockedtime"))
 
     def _after(self, mark: str) -> str:
         """The filter value for "changed after": uSNChanged counts, so the next number."""
@@ -166,31 +154,6 @@ class DirectoryReader:
         if self.change_attr == "uSNChanged":
             return str(max(int(m) for m in marks if m.isdigit()))
         return max(marks)  # generalized time in UTC ("...Z") sorts as text
-
-
-def read_entry_dn(settings: DirectorySettings, user_id: str) -> tuple[str, DirectoryUser] | None:
-    """Look one user up by id (escaped), as sign-in does: ``(dn, user)`` or None."""
-    reader = DirectoryReader(settings)
-    s = settings
-    query = s.user_filter if s.user_filter.startswith("(") else f"({s.user_filter})"
-    query = f"(&{query}({s.user_id_attr}={escape_filter_chars(user_id)}))"
-    connection = settings.connect()
-    try:
-        found = list(reader._search(connection, s.user_base, query,
-                                    [s.user_id_attr, "displayName", "cn", "mail", "memberOf",
-                                     reader.uuid_attr, reader.lock_attr]))
-    except LDAPException as exc:
-        raise DirectoryUnavailable(f"the directory search failed: {exc}") from None
-    finally:
-        try:
-            connection.unbind()
-        except LDAPException:
-            pass
-    if len(found) != 1:
-        return None
-    dn, values = found[0]
-    user = reader._user(dn, values)
-    return (dn, user) if user is not None else None
 
 
 def _attributes(raw: dict) -> dict[str, list[bytes]]:

@@ -8,7 +8,6 @@ escaped; an empty password never reaches a bind (it would be an anonymous bind t
 """
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 
 from ldap3 import NO_ATTRIBUTES, SUBTREE
@@ -16,9 +15,9 @@ from ldap3.core.exceptions import LDAPException, LDAPInvalidCredentialsResult
 from ldap3.utils.conv import escape_filter_chars
 
 from governance.directory.connection import DirectorySettings, DirectoryUnavailable
+from governance.directory.entries import disabled, stable_id, uuid_text
 
 ENTRY_ATTRIBUTES = ["entryUUID", "objectGUID", "pwdAccountLockedTime", "userAccountControl"]
-AD_ACCOUNT_DISABLED = 0x2
 
 # Outcomes of a check (the reason code a refusal is audited with).
 ACCEPTED = "accepted"
@@ -51,9 +50,9 @@ def check_directory_password(settings: DirectorySettings, user_id: str,
         if len(entries) != 1:
             return DirectoryCheck(NOT_IN_DIRECTORY)
         dn, attributes = entries[0]
-        if _locked(attributes):
+        if disabled(attributes):
             return DirectoryCheck(DIRECTORY_DISABLED, dn)
-        known, found = _uuid_text(known_uuid or ""), entry_uuid(attributes)
+        known, found = uuid_text(known_uuid or ""), stable_id(attributes)
         if known and found and known != found:
             return DirectoryCheck(DIRECTORY_MISMATCH, dn)
         try:
@@ -91,39 +90,3 @@ def _search(connection, settings: DirectorySettings, base: str, search_filter: s
         raise DirectoryUnavailable(f"a directory search failed: {type(exc).__name__}") from None
     return [(e["dn"], e.get("raw_attributes") or {}) for e in found
             if e.get("type") == "searchResEntry"]
-
-
-def _first(attributes: dict, name: str) -> bytes | None:
-    for key, values in attributes.items():
-        if key.lower() == name.lower() and values:
-            return values[0]
-    return None
-
-
-def _locked(attributes: dict) -> bool:
-    if _first(attributes, "pwdAccountLockedTime") is not None:
-        return True
-    control = _first(attributes, "userAccountControl")
-    try:
-        return control is not None and bool(int(control) & AD_ACCOUNT_DISABLED)
-    except ValueError:
-        return True  # an unreadable value is not taken as "enabled"
-
-
-def entry_uuid(attributes: dict) -> str | None:
-    """The entry's stable id as lower-case UUID text (``objectGUID`` is 16 little-endian
-    bytes), or None when it has none."""
-    raw = _first(attributes, "entryUUID")
-    if raw is not None:
-        return _uuid_text(raw.decode("ascii", "replace"))
-    guid = _first(attributes, "objectGUID")
-    if guid is not None and len(guid) == 16:
-        return str(uuid.UUID(bytes_le=guid))
-    return None
-
-
-def _uuid_text(value: str) -> str | None:
-    try:
-        return str(uuid.UUID(value.strip().strip("{}")))
-    except ValueError:
-        return None
