@@ -10,6 +10,7 @@ from wtforms import ValidationError
 from governance import audit
 from governance.console import bp
 from governance.console.forms import SignInForm, SignOutForm
+from governance.console.nav import links_for
 from governance.db import release_session
 from governance.directory.connection import DirectorySettings
 from governance.errors import GovernanceError, Invalid, Unavailable
@@ -64,7 +65,8 @@ def _page_headers(response):
 def _console_context() -> dict:
     user = signed_in_user()
     return {"csrf_token": generate_csrf, "console_user": user,
-            "sign_out_form": SignOutForm() if user else None}
+            "sign_out_form": SignOutForm() if user else None,
+            "nav_links": links_for(signed_in_powers()) if user else []}
 
 
 @bp.route("/sign-in", methods=["GET", "POST"])
