@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from authlib.common.errors import AuthlibBaseError
 from authlib.integrations.base_client import MismatchingStateError, OAuthError
 from authlib.integrations.flask_client import OAuth
-from flask import Flask, current_app, url_for
+from flask import Flask, current_app, request, url_for
 from joserfc.errors import JoseError
 from requests import RequestException
 from werkzeug.wrappers import Response
@@ -100,6 +100,7 @@ def identity_at_callback() -> ProviderIdentity:
     """The verified identity the provider's answer carries (raises ``ProviderFailed``)."""
     client = _client()
     try:
+        _check_issuer(client, request.args.get("iss"))
         token = client.authorize_access_token()
     except MismatchingStateError as exc:
         raise ProviderFailed(BAD_STATE) from exc
@@ -118,6 +119,12 @@ def identity_at_callback() -> ProviderIdentity:
         issuer=str(claims.get("iss") or ""), subject=claims["sub"],
         email=claims["email"] if isinstance(claims.get("email"), str) else None,
         email_verified=claims.get("email_verified") is True)
+
+
+def _check_issuer(client, issuer: str | None) -> None:  # noqa: ANN001
+    """An answer that names its issuer (RFC 9207) must name ours: no mix-up with another."""
+    if issuer is not None and issuer != client.load_server_metadata().get("issuer"):
+        raise ProviderFailed(INVALID_ANSWER)
 
 
 def _userinfo(client, token: dict, subject: str) -> dict:  # noqa: ANN001

@@ -54,8 +54,9 @@ class Provider:
 
 
 @contextmanager
-def running_provider(tmp_path: Path, redirect_uris: list[str]) -> Iterator[Provider]:
-    """Start the provider with our client and ACCOUNTS; stop it afterwards."""
+def running_provider(tmp_path: Path, redirect_uris: list[str],
+                     accounts: dict | None = None) -> Iterator[Provider]:
+    """Start the provider with our client and ``accounts`` (default ACCOUNTS); stop it after."""
     node = shutil.which("node")
     if node is None:
         pytest.fail("Node.js is needed for the OpenID Connect tests: install it (`node`).")
@@ -63,7 +64,7 @@ def running_provider(tmp_path: Path, redirect_uris: list[str]) -> Iterator[Provi
         pytest.fail(f"{PROVIDER_DIR / 'node_modules'} is missing: run `npm ci` in {PROVIDER_DIR} "
                     "(.ci/run does) before the OpenID Connect tests.")
     config = tmp_path / "oidc-provider.json"
-    config.write_text(json.dumps({"accounts": ACCOUNTS, "client": {
+    config.write_text(json.dumps({"accounts": accounts or ACCOUNTS, "client": {
         "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET, "redirect_uris": redirect_uris}}))
     log = (tmp_path / "oidc-provider.log").open("w")
     process = subprocess.Popen([node, "provider.mjs", str(config)], cwd=PROVIDER_DIR,

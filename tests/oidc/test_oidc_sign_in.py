@@ -179,3 +179,13 @@ def test_sign_out_after_a_single_sign_on_session(console, client, person):
 def test_password_sign_in_still_works_beside_single_sign_on(console, client):
     assert sign_in(client, "alice").status_code == 302
     assert last_event(console)[2]["method"] == "password"
+
+
+def test_an_answer_naming_another_issuer_is_refused(console, client, person):
+    back = person.sign_in(authorize_url(client), "alice")
+    assert "iss=" in back  # the provider names itself (RFC 9207)
+    response = client.get(local_path(with_query(back, iss="https://other-provider.example")))
+    assert response.status_code == 502 and "could not be verified" in response.get_data(
+        as_text=True)
+    assert client.get("/console/").status_code == 302
+    assert last_event(console)[2]["reason"] == "oidc_invalid_answer"
