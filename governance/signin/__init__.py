@@ -9,5 +9,6 @@ The names other code uses:
   ``ADMIN``, ``AUDITOR``, ``REVIEWER``, ``APPROVER``, ``REQUEST_ACCESS``, ``BREAK_GLASS``,
   ``OWN_ACCESS``.
 - ``governance.signin.session``: ``signed_in_user()``, ``signed_in_powers()``, and the view
-  decorators ``sign_in_required``, ``power_required(POWER)``, ``fresh_sign_in_required``.
+  decorators ``sign_in_required``, ``power_required(POWER, ...)`` (every one),
+  ``any_power_required(POWER, ...)`` (at least one), ``fresh_sign_in_required``.
 """

@@ -167,6 +167,24 @@ def power_required(*powers: str) -> Callable:
     return wrap
 
 
+def any_power_required(*powers: str) -> Callable:
+    """The view needs a signed-in user holding at least one of ``powers`` (403 otherwise):
+    for pages that several powers may open (the access explorer: admin or auditor)."""
+
+    def wrap(view: Callable) -> Callable:
+        @sign_in_required
+        @wraps(view)
+        def inner(*args, **kwargs):
+            held = signed_in_powers()
+            if not any(p in held for p in powers):
+                abort(403)
+            return view(*args, **kwargs)
+
+        return inner
+
+    return wrap
+
+
 def fresh_sign_in_required(view: Callable) -> Callable:
     """A sensitive action: the user must have signed in within the last
     ``GOVERNANCE_FRESH_SIGN_IN_MINUTES``, or sign in again first."""
