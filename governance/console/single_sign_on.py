@@ -5,11 +5,12 @@ way a flow can end is audited; a failure is a message on the sign-in page, never
 """
 from __future__ import annotations
 
-from flask import abort, redirect, render_template, request, session, url_for
+from flask import abort, current_app, redirect, render_template, request, session, url_for
 
 from governance.console import bp
 from governance.console.forms import SignInForm
 from governance.db import release_session
+from governance.directory.connection import DirectorySettings, DirectoryUnavailable
 from governance.extension import state
 from governance.models import User
 from governance.signin import oidc
@@ -29,6 +30,7 @@ MESSAGES = {
     oidc.INVALID_ANSWER: "The single sign-on provider's answer could not be verified. Start "
                          "again; if it happens again, tell an administrator.",
 }
+DIRECTORY_DOWN = "The directory cannot be reached just now; try again in a few minutes."
 STATUS = {oidc.PROVIDER_ERROR: 400, oidc.BAD_STATE: 400, oidc.PROVIDER_UNREACHABLE: 503,
           oidc.INVALID_ANSWER: 502}
 
@@ -61,11 +63,16 @@ def oidc_callback():
     except oidc.ProviderFailed as failed:
         return _failed(failed)
     try:
-        signed = SignInWithProvider(identity, client_address(), state().clock()).execute(
-            state().session)
+        signed = SignInWithProvider(
+            identity, client_address(), state().clock(),
+            directory=lambda: DirectorySettings.from_config(current_app.config),
+        ).execute(state().session)
     except SignInRefused as refused:
         release_session(state().session)
         return _page(refused.message, 200)
+    except DirectoryUnavailable:
+        release_session(state().session)
+        return _page(DIRECTORY_DOWN, 503)
     begin_session(signed, state().session.get(User, signed.user_id))
     return redirect(target or url_for(".home"))
 

@@ -43,6 +43,18 @@ def check_directory_password(settings: DirectorySettings, user_id: str,
     """
     if not password:
         raise ValueError("an empty password must be refused before any bind")
+    return _check_entry(settings, user_id, known_uuid, password)
+
+
+def read_directory_entry(settings: DirectorySettings, user_id: str,
+                         known_uuid: str | None) -> DirectoryCheck:
+    """The same checks and groups without a bind, for someone another party vouched for (an
+    OpenID Connect provider): a user gone or locked in the directory is refused there too."""
+    return _check_entry(settings, user_id, known_uuid, None)
+
+
+def _check_entry(settings: DirectorySettings, user_id: str, known_uuid: str | None,
+                 password: str | None) -> DirectoryCheck:
     service = settings.connect()
     try:
         entries = _search(service, settings, settings.user_base,
@@ -55,10 +67,11 @@ def check_directory_password(settings: DirectorySettings, user_id: str,
         known, found = uuid_text(known_uuid or ""), stable_id(attributes)
         if known and found and known != found:
             return DirectoryCheck(DIRECTORY_MISMATCH, dn)
-        try:
-            settings.connect(dn=dn, password=password).unbind()
-        except LDAPInvalidCredentialsResult:
-            return DirectoryCheck(WRONG_PASSWORD, dn)
+        if password is not None:
+            try:
+                settings.connect(dn=dn, password=password).unbind()
+            except LDAPInvalidCredentialsResult:
+                return DirectoryCheck(WRONG_PASSWORD, dn)
         groups = _search(service, settings, settings.group_base, member_filter(settings, dn),
                          [NO_ATTRIBUTES])
         return DirectoryCheck(ACCEPTED, dn, tuple(sorted(g for g, _ in groups)))

@@ -35,6 +35,7 @@ ACCOUNTS = {
     "77d1-sam-unverified": {"email": "sam.ortiz@example.org", "email_verified": False},
     "zed": {"email": "zed@elsewhere.example", "email_verified": True},
     "lee": {"email": "lee@example.org", "email_verified": True},
+    "ann": {"email": "ann@example.org", "email_verified": True},  # a directory user
 }
 
 
