@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from authlib.common.errors import AuthlibBaseError
 from authlib.integrations.base_client import MismatchingStateError, OAuthError
 from authlib.integrations.flask_client import OAuth
-from flask import Flask, current_app, request, url_for
+from flask import Flask, current_app, request, session, url_for
 from joserfc.errors import JoseError
 from requests import RequestException
 from werkzeug.wrappers import Response
@@ -88,7 +88,10 @@ def redirect_uri() -> str:
 
 def redirect_to_provider() -> Response:
     """Start a flow: state, nonce and PKCE verifier kept in the session, then off to the
-    provider's authorization endpoint."""
+    provider's authorization endpoint. One flow at a time per browser: an earlier one that was
+    never finished is forgotten (its answer is refused, and the session cookie stays small)."""
+    for key in [k for k in session if k.startswith(f"_state_{CLIENT_NAME}_")]:  # Authlib's
+        session.pop(key)
     try:
         return _client().authorize_redirect(redirect_uri())
     except (RequestException, ValueError, RuntimeError) as exc:

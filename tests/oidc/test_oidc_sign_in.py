@@ -189,3 +189,13 @@ def test_an_answer_naming_another_issuer_is_refused(console, client, person):
         as_text=True)
     assert client.get("/console/").status_code == 302
     assert last_event(console)[2]["reason"] == "oidc_invalid_answer"
+
+
+def test_a_new_flow_forgets_an_unfinished_one(console, client, person):
+    first = authorize_url(client)
+    second = authorize_url(client)
+    with client.session_transaction() as cookie:
+        assert len([k for k in cookie if k.startswith("_state_")]) == 1
+    stale = Person(TEST_BASE_URL + CALLBACK_PATH).sign_in(first, "alice")
+    assert client.get(local_path(stale)).status_code == 400
+    assert client.get(local_path(person.sign_in(second, "alice"))).status_code == 302
