@@ -5,6 +5,7 @@ from governance.models.cases import Enrollment, Involvement, Participant
 from governance.models.catalog import (
     Bundle,
     CasbinRule,
+    ConsoleGrantEdit,
     DirectoryGroupRole,
     Field,
     Partner,
@@ -20,7 +21,8 @@ from governance.models.reviews import ReviewCampaign, ReviewItem
 from governance.models.state import PolicyChange, PolicyState
 
 __all__ = [
-    "ApiKey", "AuditEvent", "AuditHead", "Bundle", "CasbinRule", "Consent", "DirectoryGroupRole",
+    "ApiKey", "AuditEvent", "AuditHead", "Bundle", "CasbinRule", "Consent", "ConsoleGrantEdit",
+    "DirectoryGroupRole",
     "DirectorySync", "Disclosure", "Enrollment", "Escalation", "Field", "Involvement", "Override",
     "Participant", "Partner",
     "PolicyChange", "PolicyState", "Program", "Purpose", "ReviewCampaign", "ReviewItem", "Role",

@@ -7,7 +7,7 @@ from sqlalchemy import Boolean, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from governance.clock import utcnow
-from governance.db import Base, Id, SourceMixin, id_column
+from governance.db import Base, EndMixin, Id, SourceMixin, id_column
 
 
 class CatalogEntry(SourceMixin):
@@ -72,6 +72,28 @@ class CasbinRule(Base):
         while vals and vals[-1] == "":
             vals.pop()
         return vals
+
+
+class ConsoleGrantEdit(EndMixin, Base):
+    """A grant line the console's role matrix added or removed (contract sections 2 and 9).
+
+    Like any run-time decision it outranks the org file: an apply that would undo it reports a
+    conflict and leaves it, until the file agrees (the edit is then settled, ended by the file)
+    or the apply is given ``--replace-console-edits``. A later edit of the same line in the
+    console ends this one.
+    """
+
+    __tablename__ = "console_grant_edit"
+    __table_args__ = (Index("ix_console_grant_edit_line", "role_id", "action", "field_pattern",
+                            "ended_at"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    role_id: Mapped[str] = mapped_column(Id)
+    action: Mapped[str] = mapped_column(String(16))
+    field_pattern: Mapped[str] = mapped_column(String(255))
+    op: Mapped[str] = mapped_column(String(8))  # add | remove
+    made_at: Mapped[datetime]
+    made_by: Mapped[str] = mapped_column(String(128))
+    policy_version: Mapped[str | None] = mapped_column(String(32))  # the version it made
 
 
 class Partner(CatalogEntry, Base):
