@@ -1,4 +1,4 @@
-"""POST /api/v1/decisions and /api/v1/filter: thin views over the decision service."""
+"""POST /api/v1/decisions, /decisions/explain and /filter: thin views over the decision service."""
 from __future__ import annotations
 
 from flask import Blueprint, g
@@ -7,6 +7,7 @@ from governance import jsontext
 from governance.api.http import ApiError, json_body, json_object, require_key
 from governance.decisions import RecordedDecision, decide_recorded
 from governance.extension import state
+from governance.operations.simulate import SimulateDecision
 from governance.policy.filtering import filter_record, record_field_ids
 from governance.policy.request import DecisionRequest, parse_decision_request
 
@@ -28,6 +29,17 @@ def record_one(request: DecisionRequest, via: str) -> RecordedDecision:
 def decisions():
     request = parse_decision_request(json_body())
     return jsontext.response(record_one(request, "decisions").as_dict())
+
+
+@bp.post("/decisions/explain")
+@require_key("decide")
+def explain():
+    """The decision /decisions would answer, with its trail; audited as a simulation
+    (``decision.simulated``), so nothing is released under it."""
+    request = parse_decision_request(json_body())
+    simulation = SimulateDecision(request, actor=g.governance_key, via="api").execute(
+        state().session, g.governance_snapshot, state().clock())
+    return jsontext.response(simulation.as_dict())
 
 
 @bp.post("/filter")
