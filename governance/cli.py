@@ -43,8 +43,11 @@ governance_cli.add_command(directory_group)
 @click.argument("path", type=click.Path(dir_okay=False, allow_dash=True))
 @click.option("--dry-run", is_flag=True, help="Print the changes without writing anything.")
 @click.option("--actor", default="cli", show_default=True, help="Who is applying (audited).")
+@click.option("--replace-console-edits", is_flag=True,
+              help="Grant lines edited in the console's role matrix take the file's version "
+                   "(without it they stay as edited and are listed as conflicts).")
 @with_appcontext
-def apply_command(path: str, dry_run: bool, actor: str) -> None:
+def apply_command(path: str, dry_run: bool, actor: str, replace_console_edits: bool) -> None:
     """Load a whole organisation from a YAML or JSON org file."""
     text = _read(path)
     try:
@@ -52,17 +55,19 @@ def apply_command(path: str, dry_run: bool, actor: str) -> None:
     except OrgFileError as exc:
         raise click.ClickException(exc.message) from None
     result = apply_spec(spec, actor=actor, dry_run=dry_run,
-                        digest=hashlib.sha256(text.encode()).hexdigest(), label=path)
+                        digest=hashlib.sha256(text.encode()).hexdigest(), label=path,
+                        replace_console_edits=replace_console_edits)
     report(result, path)
 
 
-def apply_spec(spec, *, actor: str, dry_run: bool, digest: str | None, label: str
-               ) -> ApplyResult:
+def apply_spec(spec, *, actor: str, dry_run: bool, digest: str | None, label: str,
+               replace_console_edits: bool = False) -> ApplyResult:
     """Apply with a progress bar for large files (shared by ``apply`` and ``demo``)."""
     upgrade_database()
     total = sum(len(getattr(spec, s)) for s in ("fields", "roles", "users", "participants",
                                                   "involvements", "consents"))
-    operation = ApplyOrganisation(spec, actor=actor, dry_run=dry_run, file_digest=digest)
+    operation = ApplyOrganisation(spec, actor=actor, dry_run=dry_run, file_digest=digest,
+                                  replace_console_edits=replace_console_edits)
     session = state().session
     if total < PROGRESS_THRESHOLD:
         return operation.execute(session)
@@ -79,7 +84,7 @@ def report(result: ApplyResult, path: str) -> None:
             click.echo(str(change))
     for line in result.conflicts:  # listed in the file, but something else ended it
         click.echo(line)
-    conflicts = (f" {len(result.conflicts)} conflict(s): left as ended."
+    conflicts = (f" {len(result.conflicts)} conflict(s): left as they are."
                  if result.conflicts else "")
     if result.dry_run:
         click.echo(f"Dry run: {len(changes)} change(s) would be made; nothing was written "

@@ -6,7 +6,9 @@ the changes a real run would make, and a failed run writes nothing.
 What anything else ended (a consent revoked or amended through the API, an assignment an access
 review revoked, an account an administrator or the directory disabled) stays ended even while
 the file still lists it: the apply reports a conflict instead, and grants again only an entry
-whose ``from`` is later than that end. Every change gets its own audit row.
+whose ``from`` is later than that end. Grant lines that the console's role matrix added or
+removed stay so too (conflicts), until the file agrees or ``replace_console_edits`` is given.
+Every change gets its own audit row.
 """
 from __future__ import annotations
 
@@ -22,10 +24,12 @@ from governance import audit
 from governance.audit import canonical
 from governance.clock import iso, utcnow
 from governance.db import FILE
+from governance.errors import Conflict
 from governance.models import (
     Bundle,
     CasbinRule,
     Consent,
+    ConsoleGrantEdit,
     DirectoryGroupRole,
     Enrollment,
     Field,
@@ -75,6 +79,23 @@ class ApplyResult:
             counts[f"{c.section}.{c.op}"] = counts.get(f"{c.section}.{c.op}", 0) + 1
         return counts
 
+    def plan_digest(self) -> str:
+        """A fingerprint of every change and conflict line: what a reviewer of the plan saw."""
+        lines = [str(c) for c in self.changes] + self.conflicts
+        return hashlib.sha256("\n".join(lines).encode()).hexdigest()
+
+
+class PlanChanged(Conflict):
+    """The store changed since the plan was reviewed: the apply would now do something else.
+    Nothing was written; ``result`` is the new plan (as a dry run)."""
+
+    code = "plan_changed"
+
+    def __init__(self, result: ApplyResult):
+        super().__init__("the organisation changed since this plan was reviewed; review the "
+                         "new plan before applying it")
+        self.result = result
+
 
 @dataclass
 class ApplyOrganisation:
@@ -82,8 +103,13 @@ class ApplyOrganisation:
     actor: str = "cli"
     dry_run: bool = False
     file_digest: str | None = None
+    # The plan_digest of the dry run a person reviewed: write only that plan (PlanChanged if
+    # the store has moved on since, so the plan would differ).
+    reviewed_plan: str | None = None
     progress: Progress = lambda section, n: None
     now: datetime = field(default_factory=utcnow)
+    # The file's grants win over the role matrix's console edits (otherwise: conflicts).
+    replace_console_edits: bool = False
 
     def execute(self, session: Session) -> ApplyResult:
         self.session, self.result = session, ApplyResult(dry_run=self.dry_run)
@@ -92,6 +118,10 @@ class ApplyOrganisation:
             self._reconcile()
             session.flush()
             self.result.version = policy_version(session)
+            if self.reviewed_plan is not None and not self.dry_run \
+                    and self.result.plan_digest() != self.reviewed_plan:
+                self.result.dry_run = True
+                raise PlanChanged(self.result)
             if self.dry_run or not self.result.changes:
                 session.rollback()
                 return self.result
@@ -225,14 +255,52 @@ class ApplyOrganisation:
             select(CasbinRule).where(CasbinRule.ptype == "p", CasbinRule.v0.in_(owned)))}
         enforcer = new_enforcer(self.session)
         stale, missing = sorted(current - desired), sorted(desired - current)
+        stale, missing, replaced = self._console_edits(owned, desired, stale, missing)
         if stale:
             enforcer.remove_policies([list(line) for line in stale])
         if missing:
             enforcer.add_policies([list(line) for line in missing])
         for line in stale:
-            self._record("grants", "remove", " ".join(line))
+            self._record("grants", "remove", " ".join(line), replaced.get(line[:3]))
         for line in missing:
-            self._record("grants", "add", " ".join(line))
+            self._record("grants", "add", " ".join(line), replaced.get(line[:3]))
+
+    def _console_edits(self, owned: set[str], desired: set[tuple], stale: list[tuple],
+                       missing: list[tuple]) -> tuple[list[tuple], list[tuple], dict]:
+        """The role matrix's console edits outrank the file (contract sections 2 and 9): a
+        grant line the console added stays although the file does not list it, one it
+        removed stays removed although the file does, each reported as a conflict, unless
+        ``replace_console_edits``. An edit the file now agrees with is settled (ended)."""
+        edits = {(e.role_id, e.field_pattern, e.action): e for e in self.session.scalars(
+            select(ConsoleGrantEdit).where(ConsoleGrantEdit.ended_at.is_(None),
+                                           ConsoleGrantEdit.role_id.in_(sorted(owned))))}
+        if not edits:
+            return stale, missing, {}
+        declared = {line[:3] for line in desired}
+        for key, edit in sorted(edits.items()):
+            if (key in declared) == (edit.op == "add"):
+                edit.end(self.now, self.actor, FILE, "the organisation file now agrees")
+                self._record("grants", "settle", f"{key[0]} {key[2]} {key[1]}",
+                             {"console_edit": _edit_text(edit)})
+        replaced: dict[tuple, dict] = {}
+
+        def outranks(line: tuple, op: str) -> bool:
+            edit = edits.get(line[:3])
+            if edit is None or edit.op != op or edit.ended_at is not None:
+                return False
+            if self.replace_console_edits:
+                edit.end(self.now, self.actor, FILE,
+                         "replaced by the organisation file (--replace-console-edits)")
+                replaced[line[:3]] = {"replaces_console_edit": _edit_text(edit)}
+                return False
+            left = "left granted" if op == "add" else "left removed"
+            self._conflict(f"grant {line[0]} {line[2]} {line[1]} was "
+                           f"{'added' if op == 'add' else 'removed'} in the console on "
+                           f"{iso(edit.made_at)} by {edit.made_by};", left)
+            return True
+
+        return ([line for line in stale if not outranks(line, "add")],
+                [line for line in missing if not outranks(line, "remove")], replaced)
 
     def _group_roles(self) -> None:
         desired = {(g.group, g.role, g.program, g.authoritative)
@@ -428,6 +496,11 @@ def _consent_attrs(spec: ConsentSpec) -> dict:
             "fields": list(spec.fields), "exclude_labels": list(spec.exclude_labels),
             "valid_from": spec.valid_from, "valid_until": spec.valid_until,
             "status": spec.status}
+
+
+def _edit_text(edit: ConsoleGrantEdit) -> str:
+    return (f"{'added' if edit.op == 'add' else 'removed'} in the console on "
+            f"{iso(edit.made_at)} by {edit.made_by}")
 
 
 def _plain(values: dict) -> dict:
