@@ -400,3 +400,26 @@ def test_a_sync_waits_for_an_apply_holding_the_provisioning_lock(slapd, make_app
         holder.close()
     worker.join(30)
     assert done.is_set() and Directory(app, slapd).user("ann") is not None
+
+
+def test_a_server_size_limit_below_the_directory_is_paged_through(slapd_small_limit, make_app):
+    """slapd answers at most 5 entries to a plain search; the sync pages and reads all 12."""
+    server = slapd_small_limit
+    app = make_app("sqlite", **ldap_config(server))
+    apply_file(app, "directory_org.yaml")
+    directory = Directory(app, server)
+    for cn in MAPPED:
+        server.add_group(cn)
+    uids = [f"u{i:02d}" for i in range(12)]
+    directory.people(*uids, housing_cm=uids)
+    assert "join: 12" in directory.sync("--allow-mass-leave")
+    assert all(directory.roles(u) == {("case_manager", "housing", DIRECTORY)} for u in uids)
+
+
+def test_unique_member_groups_grant_too(directory):
+    server = directory.server
+    directory.people("ann")
+    server.delete(server.group_dn("housing-sup"))
+    server.add_group("housing-sup", [server.user_dn("ann")], kind="groupOfUniqueNames")
+    directory.sync()
+    assert directory.roles("ann") == {("supervisor", "housing", DIRECTORY)}
