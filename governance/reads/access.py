@@ -144,7 +144,7 @@ def who_can_act(session: Session, snap: Snapshot, now: datetime, *, field_id: st
     page = max(1, min(page, max(1, -(-len(users) // per_page))))
     shown = users[(page - 1) * per_page: page * per_page]
     holders = [Holder(u, None, candidates[u]) for u in shown]
-    _fill_details(session, snap, now, holders, action)
+    _fill_details(session, snap, now, holders, (action, field_id))
     return FieldHolders(field_id, action, program, Page(holders, len(users), page, per_page),
                         counts)
 
@@ -326,8 +326,9 @@ def grant_patterns(session: Session, snap: Snapshot) -> dict[tuple[str, str], tu
 # Details of the page shown, from the store ------------------------------------------------
 
 def _fill_details(session: Session, snap: Snapshot, now: datetime, holders: list[Holder],
-                  action: str | None) -> None:
-    """Names, assignment origins, grant patterns and case involvements of ``holders``."""
+                  granting: tuple[str, str] | None) -> None:
+    """Names, assignment origins, case involvements of ``holders`` and, for one ``granting``
+    (action, field), the patterns of each role's grant that match the field."""
     if not holders:
         return
     users = [h.user for h in holders]
@@ -347,8 +348,10 @@ def _fill_details(session: Session, snap: Snapshot, now: datetime, holders: list
                 origin = origins.get(int(p.ref.partition(":")[2]))
                 if origin is not None:
                     p.source, p.group = origin.source, origin.group
-                if action is not None and p.role is not None:
-                    p.patterns = patterns.get((p.role, action), ())
+                if granting is not None and p.role is not None:
+                    action, field_id = granting
+                    p.patterns = tuple(x for x in patterns.get((p.role, action), ())
+                                       if field_match(field_id, x))
             if p.kind == CASE_ROLE:
                 on = cases.get((h.user, p.program), [])
                 p.participants = tuple(on[:PARTICIPANTS_SHOWN])

@@ -1,0 +1,102 @@
+"""The access explorer (contract section 9): who can act on a field, and what one user can act
+on, each with the path (role and assignment or directory group, case involvement, override,
+break-glass). Read only, so its forms are GETs; the answers come from ``reads/access.py``."""
+from __future__ import annotations
+
+from flask import render_template, request, url_for
+from sqlalchemy import select
+
+from governance.console import bp
+from governance.extension import state
+from governance.models import Program
+from governance.policy.explain import shown_until
+from governance.policy.vocabulary import ACTIONS
+from governance.reads.access import VIA, what_user_can_act, who_can_act
+from governance.signin.powers import ADMIN, AUDITOR
+from governance.signin.session import any_power_required
+
+PAGE = "governance/console/access_explorer.html"
+PER_PAGE = 50
+VIA_LABELS = {"organization_role": "Organisation-wide role", "program_role": "Program role",
+              "case_role": "Case role", "directory_group": "Directory group",
+              "override": "Override", "break_glass": "Break-glass"}
+MAX_TEXT = 200
+
+
+@bp.get("/access-explorer")
+@any_power_required(ADMIN, AUDITOR)
+def access_explorer():
+    """``mode=field`` (default): who can act on a field; ``mode=user``: what a user can."""
+    session, snap, now = state().session, state().snapshot(), state().clock()
+    programs = dict(session.execute(select(Program.id, Program.name)
+                                    .where(Program.retired_at.is_(None))
+                                    .order_by(Program.name)).all())
+    args = request.args
+    mode = "user" if args.get("mode") == "user" else "field"
+    errors: dict[str, str] = {}
+    page = _page_number(args.get("page"))
+    context = {"mode": mode, "programs": programs, "actions": ACTIONS, "via_labels": VIA_LABELS,
+               "groups": _field_groups(snap.field_ids), "errors": errors, "result": None,
+               "shown_until": shown_until}
+    if mode == "field":
+        asked = {"field": _text(args, "field"), "action": args.get("action") or "view",
+                 "program": args.get("program") or next(iter(programs), ""),
+                 "q": _text(args, "q"), "via": args.get("via") or ""}
+        context["asked"] = asked
+        if asked["field"] is None:
+            return render_template(PAGE, **context)
+        if asked["field"] not in snap.fields:
+            errors["field"] = f"'{asked['field']}' is not a catalogued field id"
+        if asked["action"] not in ACTIONS:
+            errors["action"] = f"choose one of {', '.join(ACTIONS)}"
+        if asked["program"] not in programs:
+            errors["program"] = "choose a program"
+        if asked["via"] and asked["via"] not in VIA:
+            errors["via"] = "choose a path from the list"
+        if not errors:
+            context["result"] = who_can_act(
+                session, snap, now, field_id=asked["field"], action=asked["action"],
+                program=asked["program"], text=asked["q"], via=asked["via"] or None,
+                page=page, per_page=PER_PAGE)
+            context["page_link"] = lambda n: url_for(".access_explorer", **{
+                k: v for k, v in asked.items() if v}, page=n)
+        return render_template(PAGE, **context), 400 if errors else 200
+    asked = {"user": _text(args, "user"), "program": args.get("program") or "",
+             "action": args.get("action") or ""}
+    context["asked"] = asked
+    if asked["user"] is None:
+        return render_template(PAGE, **context)
+    if asked["program"] and asked["program"] not in programs:
+        errors["program"] = "choose a program"
+    if asked["action"] and asked["action"] not in ACTIONS:
+        errors["action"] = f"choose one of {', '.join(ACTIONS)}"
+    if not errors:
+        result = what_user_can_act(session, snap, now, user_id=asked["user"],
+                                   program=asked["program"] or None,
+                                   action=asked["action"] or None, page=page)
+        if not result.exists:
+            errors["user"] = f"there is no user '{asked['user']}'"
+        else:
+            context["result"] = result
+            context["page_link"] = lambda n: url_for(".access_explorer", mode="user", **{
+                k: v for k, v in asked.items() if v}, page=n)
+    return render_template(PAGE, **context), 400 if errors else 200
+
+
+def _text(args, name: str) -> str | None:  # noqa: ANN001
+    value = (args.get(name) or "").strip()
+    return value[:MAX_TEXT] or None
+
+
+def _page_number(value: str | None) -> int:
+    try:
+        return max(1, min(int(value or 1), 100_000))
+    except ValueError:
+        return 1
+
+
+def _field_groups(field_ids: tuple[str, ...]) -> list[tuple[str, list[str]]]:
+    groups: dict[str, list[str]] = {}
+    for f in field_ids:
+        groups.setdefault(f.split(".", 1)[0], []).append(f)
+    return list(groups.items())
