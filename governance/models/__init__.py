@@ -19,12 +19,13 @@ from governance.models.disclosure import Disclosure
 from governance.models.elevation import Escalation, Override
 from governance.models.reviews import ReviewCampaign, ReviewItem
 from governance.models.state import PolicyChange, PolicyState
+from governance.models.uploads import OrgFileUpload
 
 __all__ = [
     "ApiKey", "AuditEvent", "AuditHead", "Bundle", "CasbinRule", "Consent", "ConsoleGrantEdit",
     "DirectoryGroupRole",
     "DirectorySync", "Disclosure", "Enrollment", "Escalation", "Field", "Involvement", "Override",
-    "Participant", "Partner",
+    "OrgFileUpload", "Participant", "Partner",
     "PolicyChange", "PolicyState", "Program", "Purpose", "ReviewCampaign", "ReviewItem", "Role",
     "RoleAssignment", "User",
 ]
