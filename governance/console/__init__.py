@@ -23,10 +23,12 @@ log = logging.getLogger(__name__)
 def register_console(app: Flask, login_manager, prefix: str = "/console") -> None:  # noqa: ANN001
     """Mount the console at ``prefix``, with its sign-in limits and session cookie flags."""
     from governance.console import single_sign_on, views  # noqa: F401 - the routes
+    from governance.console.pages import load_pages
     from governance.signin.limits import install_sign_in_limits
     from governance.signin.oidc import install_oidc
     from governance.signin.session import SIGN_IN_ENDPOINT, install_login
 
+    load_pages()  # every page module adds its routes before the blueprint is registered
     install_login(app, login_manager)
     app.register_blueprint(bp, url_prefix=prefix.rstrip("/") or None)
     install_sign_in_limits(app, SIGN_IN_ENDPOINT)

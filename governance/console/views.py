@@ -1,4 +1,5 @@
-"""Sign-in, sign-out and the home page; the checks every console request passes."""
+"""Sign-in and sign-out; the checks every console request passes. (The home page, the
+dashboard, is ``pages/dashboard.py``.)"""
 from __future__ import annotations
 
 from flask import current_app, redirect, render_template, request, url_for
@@ -16,26 +17,15 @@ from governance.directory.connection import DirectorySettings
 from governance.errors import GovernanceError, Invalid, Unavailable
 from governance.extension import state
 from governance.models import User
-from governance.signin.powers import ORDER
 from governance.signin.session import (
     begin_session,
     client_address,
     end_session,
     own_path,
-    sign_in_required,
     signed_in_powers,
     signed_in_user,
 )
 from governance.signin.sign_in import SignIn, SignInRefused, plausible_id, printable
-
-POWER_LABELS = dict(zip(ORDER, (
-    "Administer: role matrix, organisation file, users, directory, API keys",
-    "Audit: audit trail, accounting of disclosures, sampling audits, integrity check",
-    "Review: access reviews",
-    "Approve: override and escalation queues",
-    "Request access for yourself",
-    "Break the glass",
-    "See your own access"), strict=True))
 
 CONTENT_SECURITY_POLICY = ("default-src 'none'; style-src 'self'; img-src 'self'; "
                            "form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
@@ -96,14 +86,6 @@ def sign_in():
 def sign_out():
     end_session()
     return redirect(url_for(".sign_in"))
-
-
-@bp.get("/")
-@sign_in_required
-def home():
-    powers = signed_in_powers()
-    return render_template("governance/console/home.html", powers=powers,
-                           labels=[POWER_LABELS[p] for p in powers.names])
 
 
 @bp.errorhandler(RateLimitExceeded)
