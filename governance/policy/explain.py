@@ -12,7 +12,7 @@ which the caller reads from the store.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from governance.policy.patterns import field_match, matches_any
@@ -27,6 +27,14 @@ SUBJECT, ENROLMENT, PURPOSE, RECIPIENT, BUNDLE, ENTIRE_RECORD = (
 CATALOGUE, GRANT, ASSIGNMENT, INVOLVEMENT, OVERRIDE, BREAK_GLASS, NO_RULE = (
     "catalogue", "grant", "assignment", "involvement", "override", "break_glass", "no_rule")
 CONSENT, RESTRICTION, ESCALATION = "consent", "restriction", "escalation"
+# The step whose failure a reason code reports: of the field's own steps, or of the request's.
+REASON_STEP = {"unknown_field": CATALOGUE, "no_role_grant": NO_RULE,
+               "no_case_involvement": INVOLVEMENT, "bundle_prohibited": BUNDLE,
+               "not_in_bundle": BUNDLE, "no_consent": CONSENT, "consent_expired": CONSENT,
+               "consent_restriction": RESTRICTION, "escalation_required": ESCALATION}
+REQUEST_REASON_STEP = {"subject_inactive": SUBJECT, "not_in_program": ENROLMENT,
+                       "unknown_recipient": RECIPIENT,
+                       "entire_record_not_justified": ENTIRE_RECORD}
 
 
 @dataclass(frozen=True)
@@ -52,11 +60,14 @@ class Step:
     met: bool
     text: str
     ref: str | None = None
+    decisive: bool = False  # the failure the field's reason code reports
 
     def as_dict(self) -> dict:
         out = {"kind": self.kind, "met": self.met, "text": self.text}
         if self.ref is not None:
             out["ref"] = self.ref
+        if self.decisive:
+            out["decisive"] = True
         return out
 
 
@@ -97,13 +108,32 @@ def explain(snap: Snapshot, req: DecisionRequest, now: datetime, facts: Facts) -
     requested = snap.field_ids if req.entire_record else req.fields
     known, unknown = snap.expand(tuple(requested))
     opened = ctx.opened(known)
+    request_steps = walker.request_steps()
     trails = [FieldTrail(p, outcome.denied.get(p, "unknown_field"), False,
                          [Step(CATALOGUE, False, f"'{p}' names no field in the catalogue")])
               for p in unknown]
     for field_id in known:
         result = "allowed" if field_id not in outcome.denied else outcome.denied[field_id]
         trails.append(walker.field(field_id, opened.get(field_id, []), result))
-    return Explanation(outcome, walker.request_steps(), trails)
+    for trail in trails:
+        mark_decisive(trail, request_steps)
+    return Explanation(outcome, request_steps, trails)
+
+
+def mark_decisive(trail: FieldTrail, request_steps: list[Step]) -> None:
+    """Mark the step whose failure the field's reason reports; a reason about the request as
+    a whole (an inactive user, an unknown recipient...) gets that request step added."""
+    kind = REQUEST_REASON_STEP.get(trail.result)
+    if kind is not None:
+        failed = next((s for s in request_steps if s.kind == kind and not s.met), None)
+        if failed is not None:
+            trail.steps.append(replace(failed, decisive=True))
+        return
+    kind = REASON_STEP.get(trail.result)
+    for i, step in enumerate(trail.steps):
+        if step.kind == kind and not step.met:
+            trail.steps[i] = replace(step, decisive=True)
+            return
 
 
 class _Trail:

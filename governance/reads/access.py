@@ -24,13 +24,14 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from governance.db import DIRECTORY
-from governance.models import CasbinRule, Involvement, RoleAssignment, User
+from governance.models import CasbinRule, RoleAssignment, User
 from governance.policy.explain import Facts, Origin, directory_group
 from governance.policy.patterns import expand, field_match, matches_any
-from governance.policy.snapshot import AssignmentInfo, OverrideInfo, Snapshot
+from governance.policy.snapshot import AssignmentInfo, InvolvementInfo, OverrideInfo, Snapshot
 
 ORGANIZATION_ROLE, PROGRAM_ROLE, CASE_ROLE = "organization_role", "program_role", "case_role"
 OVERRIDE, BREAK_GLASS, DIRECTORY_GROUP = "override", "break_glass", "directory_group"
+NO_CASE_NOW = "no_case_now"  # counted: holders whose only path is a case role, with no case
 # What a list may be narrowed to (a holder shown has at least one path of that kind).
 VIA = (ORGANIZATION_ROLE, PROGRAM_ROLE, CASE_ROLE, DIRECTORY_GROUP, OVERRIDE, BREAK_GLASS)
 SCOPE_KIND = {"organization": ORGANIZATION_ROLE, "program": PROGRAM_ROLE, "case": CASE_ROLE}
@@ -92,7 +93,7 @@ class FieldHolders:
     action: str
     program: str
     holders: Page  # of Holder
-    counts: dict[str, int]  # holders (all pages) per path kind
+    counts: dict[str, int]  # holders (all pages) per path kind, and NO_CASE_NOW
 
 
 @dataclass
@@ -133,17 +134,27 @@ def who_can_act(session: Session, snap: Snapshot, now: datetime, *, field_id: st
     if text:
         named = _users_matching(session, text)
         candidates = {u: p for u, p in candidates.items() if u in named}
-    directory_made = (_directory_assignments(session, snap, field_id, action)
-                      if via == DIRECTORY_GROUP else None)
-    if via:
+    if via == DIRECTORY_GROUP:
+        made = _directory_assignments(session, snap, field_id, action)
         candidates = {u: p for u, p in candidates.items()
-                      if any(_is_via(path, via, directory_made) for path in p)}
-    counts = {kind: sum(1 for p in candidates.values() if any(x.kind == kind for x in p))
-              for kind in (ORGANIZATION_ROLE, PROGRAM_ROLE, CASE_ROLE, OVERRIDE, BREAK_GLASS)}
+                      if any(isinstance(x, AssignmentInfo) and x.id in made for _, x in p)}
+    elif via:
+        candidates = {u: p for u, p in candidates.items() if any(k == via for k, _ in p)}
+    counts = dict.fromkeys((ORGANIZATION_ROLE, PROGRAM_ROLE, CASE_ROLE, OVERRIDE, BREAK_GLASS,
+                            NO_CASE_NOW), 0)
+    cases = _cases_by_user(snap)
+    for user, held in candidates.items():
+        kinds = {k for k, _ in held}
+        for kind in kinds:
+            counts[kind] += 1
+        if kinds == {CASE_ROLE} and not any(
+                i.active(now) for _, i in cases.get((user, program), ())):
+            counts[NO_CASE_NOW] += 1
     users = sorted(candidates)
     page = max(1, min(page, max(1, -(-len(users) // per_page))))
-    shown = users[(page - 1) * per_page: page * per_page]
-    holders = [Holder(u, None, candidates[u]) for u in shown]
+    holders = [Holder(u, None, [_assignment_path(x, kind) if isinstance(x, AssignmentInfo)
+                                else _override_path(x, field_id) for kind, x in candidates[u]])
+               for u in users[(page - 1) * per_page: page * per_page]]
     _fill_details(session, snap, now, holders, (action, field_id))
     return FieldHolders(field_id, action, program, Page(holders, len(users), page, per_page),
                         counts)
@@ -183,27 +194,32 @@ def explanation_facts(session: Session, snap: Snapshot, subject: str) -> Facts:
 
 # The candidates, from the snapshot -------------------------------------------------------
 
+Held = list[tuple[str, "AssignmentInfo | OverrideInfo"]]  # (path kind, what gives it)
+
+
 def _field_candidates(snap: Snapshot, now: datetime, field_id: str, action: str,
-                      program: str) -> dict[str, list[AccessPath]]:
+                      program: str) -> dict[str, Held]:
+    """user -> how they hold the field: rules 2 and 3 over the snapshot, reading only the
+    assignments of the roles that grant it in the program (and organisation-wide)."""
     active = snap.active_users
-    found: dict[str, list[AccessPath]] = defaultdict(list)
-    by_role = _assignments_by_role(snap)
+    found: dict[str, Held] = {}
+    index = _assignments_by_role(snap)
     for role, scope in snap.role_scopes.items():
-        if field_id not in snap.grants.get((role, action), ()):
-            continue
         kind = SCOPE_KIND.get(scope)
-        for user, a in by_role.get(role, ()):
-            if (kind is None or user not in active or not a.active(now)
-                    or (scope != "organization" and a.program != program)):
-                continue
-            found[user].append(_assignment_path(a, kind))
+        if kind is None or field_id not in snap.grants.get((role, action), ()):
+            continue
+        for user, a in index.get((role, ANY_PROGRAM if kind == ORGANIZATION_ROLE else program),
+                                 ()):
+            if user in active and a.active(now):
+                found.setdefault(user, []).append((kind, a))
     for user, overrides in snap.overrides.items():
         if user not in active:
             continue
         for o in overrides:
             if (o.active(now) and o.program == program and action in o.actions
                     and matches_any(field_id, o.fields)):
-                found[user].append(_override_path(o, field_id))
+                found.setdefault(user, []).append(
+                    (BREAK_GLASS if o.kind == BREAK_GLASS else OVERRIDE, o))
     return found
 
 
@@ -258,20 +274,17 @@ def _override_path(o: OverrideInfo, field_id: str | None) -> AccessPath:
                       actions=o.actions)
 
 
-def _is_via(path: AccessPath, via: str, directory_made: set | None) -> bool:
-    if via == DIRECTORY_GROUP:
-        return directory_made is not None and path.ref in directory_made
-    return path.kind == via
-
-
 # One index per snapshot: the assignments of each role -----------------------------------
 
 _index_lock = threading.Lock()
 _index: tuple[Snapshot | None, dict] = (None, {})
+ANY_PROGRAM = "*"  # the index key of an organisation-wide role's assignments
 
 
-def _assignments_by_role(snap: Snapshot) -> dict[str, list[tuple[str, AssignmentInfo]]]:
-    """role -> (user, assignment) for every live assignment; built once per snapshot (a new
+def _assignments_by_role(snap: Snapshot
+                         ) -> dict[tuple[str, str | None], list[tuple[str, AssignmentInfo]]]:
+    """(role, program) -> (user, assignment) for every live assignment (an organisation-wide
+    role's under ANY_PROGRAM: it counts in every program); built once per snapshot (a new
     snapshot is a new object, so a stale index is never used)."""
     global _index
     held, index = _index
@@ -280,12 +293,40 @@ def _assignments_by_role(snap: Snapshot) -> dict[str, list[tuple[str, Assignment
     with _index_lock:
         if _index[0] is snap:
             return _index[1]
-        fresh: dict[str, list[tuple[str, AssignmentInfo]]] = defaultdict(list)
+        fresh: dict[tuple[str, str | None], list[tuple[str, AssignmentInfo]]] = defaultdict(list)
+        scopes = snap.role_scopes
         for user, assignments in snap.assignments.items():
             for a in assignments:
-                fresh[a.role].append((user, a))
+                where = ANY_PROGRAM if scopes.get(a.role) == "organization" else a.program
+                fresh[(a.role, where)].append((user, a))
         _index = (snap, dict(fresh))
         return _index[1]
+
+
+_cases_lock = threading.Lock()
+_cases: tuple[Snapshot | None, dict] = (None, {})
+
+
+def _cases_by_user(snap: Snapshot) -> dict[tuple[str, str], list[tuple[str, InvolvementInfo]]]:
+    """(user, program) -> (participant, involvement) for every live involvement; built once
+    per snapshot, like the assignments' index."""
+    global _cases
+    if _cases[0] is snap:
+        return _cases[1]
+    with _cases_lock:
+        if _cases[0] is snap:
+            return _cases[1]
+        fresh: dict[tuple[str, str], list[tuple[str, InvolvementInfo]]] = defaultdict(list)
+        for (user, participant), involvements in snap.involvements.items():
+            for i in involvements:
+                fresh[(user, i.program)].append((participant, i))
+        _cases = (snap, dict(fresh))
+        return _cases[1]
+
+
+def active_cases(snap: Snapshot, now: datetime, user: str, program: str | None) -> list[str]:
+    """The participants whose case ``user`` is on in ``program`` now, sorted."""
+    return sorted({p for p, i in _cases_by_user(snap).get((user, program), ()) if i.active(now)})
 
 
 _groups_lock = threading.Lock()
@@ -338,9 +379,6 @@ def _fill_details(session: Session, snap: Snapshot, now: datetime, holders: list
                       if p.ref.startswith("assignment:")]
     origins = _origins(session, assignment_ids)
     patterns = grant_patterns(session, snap)
-    case_programs = {(h.user, p.program) for h in holders for p in h.paths
-                     if p.kind == CASE_ROLE}
-    cases = _involvements(session, now, case_programs) if case_programs else {}
     for h in holders:
         h.name = names.get(h.user, h.name)
         for p in h.paths:
@@ -353,7 +391,7 @@ def _fill_details(session: Session, snap: Snapshot, now: datetime, holders: list
                     p.patterns = tuple(x for x in patterns.get((p.role, action), ())
                                        if field_match(field_id, x))
             if p.kind == CASE_ROLE:
-                on = cases.get((h.user, p.program), [])
+                on = active_cases(snap, now, h.user, p.program)
                 p.participants = tuple(on[:PARTICIPANTS_SHOWN])
                 p.participant_count = len(on)
 
@@ -366,21 +404,6 @@ def _origins(session: Session, ids: list) -> dict[object, Origin]:
                                    RoleAssignment.reason).where(RoleAssignment.id.in_(ids)))}
 
 
-def _involvements(session: Session, now: datetime, pairs: set[tuple[str, str | None]]
-                  ) -> dict[tuple[str, str], list[str]]:
-    """(user, program) -> the participants whose case the user is on now, sorted."""
-    users = sorted({u for u, _ in pairs})
-    found: dict[tuple[str, str], list[str]] = defaultdict(list)
-    for user, participant, program, start, end in session.execute(
-            select(Involvement.user_id, Involvement.participant_id, Involvement.program_id,
-                   Involvement.valid_from, Involvement.valid_until)
-            .where(Involvement.user_id.in_(users), Involvement.ended_at.is_(None))):
-        if (user, program) in pairs and (start is None or start <= now) and (
-                end is None or now < end):
-            found[(user, program)].append(participant)
-    return {k: sorted(set(v)) for k, v in found.items()}
-
-
 def _users_matching(session: Session, text: str) -> set[str]:
     """Users whose id or name contains ``text`` (any case)."""
     needle = text.strip().lower()
@@ -390,12 +413,12 @@ def _users_matching(session: Session, text: str) -> set[str]:
 
 
 def _directory_assignments(session: Session, snap: Snapshot, field_id: str, action: str
-                           ) -> set[str]:
-    """Refs of the live directory-made assignments of the roles granting the field."""
+                           ) -> set[int]:
+    """Ids of the live directory-made assignments of the roles granting the field."""
     roles = [r for r in snap.role_scopes if field_id in snap.grants.get((r, action), ())]
     if not roles:
         return set()
-    return {f"assignment:{aid}" for aid in session.scalars(
+    return set(session.scalars(
         select(RoleAssignment.id).where(RoleAssignment.source == DIRECTORY,
                                         RoleAssignment.ended_at.is_(None),
-                                        RoleAssignment.role_id.in_(roles)))}
+                                        RoleAssignment.role_id.in_(roles))))

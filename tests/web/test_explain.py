@@ -158,3 +158,14 @@ def test_explain_answers_as_the_openapi_document_says(org_app, api, body, auth, 
     response = api.post("/api/v1/decisions/explain", json=body, headers=headers)
     assert response.status_code == status
     check_against_spec("/api/v1/decisions/explain", "post", response)
+
+
+def test_the_step_a_reason_reports_is_marked_decisive(api):
+    trail = api.post("/api/v1/decisions/explain", json=DISCLOSE).json["trail"]
+    diagnosis = trail["fields"]["clinical.diagnosis"]["steps"]
+    assert [s["kind"] for s in diagnosis if s.get("decisive")] == ["bundle"]
+    assert any(s["kind"] == "consent" and not s["met"] for s in diagnosis)  # also not met
+    assert not any(s.get("decisive") for s in trail["fields"]["identity.name"]["steps"])
+    ghost = api.post("/api/v1/decisions/explain", json={**VIEW, "subject": "ghost"}).json
+    last = ghost["trail"]["fields"]["identity.name"]["steps"][-1]
+    assert (last["kind"], last["met"], last.get("decisive")) == ("subject", False, True)

@@ -20,6 +20,9 @@ PER_PAGE = 50
 VIA_LABELS = {"organization_role": "Organisation-wide role", "program_role": "Program role",
               "case_role": "Case role", "directory_group": "Directory group",
               "override": "Override", "break_glass": "Break-glass"}
+PATH_PHRASES = {"organization_role": "an organisation-wide role",
+                "program_role": "a program role", "case_role": "a case role",
+                "override": "an override", "break_glass": "break-glass"}
 MAX_TEXT = 200
 
 
@@ -36,8 +39,9 @@ def access_explorer():
     errors: dict[str, str] = {}
     page = _page_number(args.get("page"))
     context = {"mode": mode, "programs": programs, "actions": ACTIONS, "via_labels": VIA_LABELS,
+               "path_phrases": PATH_PHRASES,
                "groups": _field_groups(snap.field_ids), "errors": errors, "result": None,
-               "shown_until": shown_until}
+               "shown_until": shown_until, "explorer_url": url_for(".access_explorer")}
     if mode == "field":
         asked = {"field": _text(args, "field"), "action": args.get("action") or "view",
                  "program": args.get("program") or next(iter(programs), ""),

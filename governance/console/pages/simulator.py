@@ -11,6 +11,7 @@ from governance.console import bp
 from governance.extension import state
 from governance.operations.simulate import SimulateDecision
 from governance.policy.request import RequestError, parse_decision_request
+from governance.policy.snapshot import Snapshot
 from governance.policy.vocabulary import ACTIONS, REASONS
 from governance.signin.powers import ADMIN, AUDITOR
 from governance.signin.session import any_power_required, signed_in_user
@@ -24,6 +25,7 @@ MEMBERS = {"user": "subject", "participant": "participant", "program": "program"
 FORM_FIELD = {member: name for name, member in MEMBERS.items()}
 REQUIRED = ("user", "participant", "program", "action", "fields")
 MAX_FORM_TEXT = 8000
+KNOWN_LISTED = 12  # an unknown purpose or bundle is answered with the known ones up to this
 REASON_TEXT = dict(zip(REASONS, (
     "not a field of the catalogue",
     "the user is unknown or disabled",
@@ -67,7 +69,7 @@ def simulator():
             state().session, snap, state().clock())
     except RequestError as exc:
         state().session.rollback()
-        context["errors"] = _form_errors(exc.details)
+        context["errors"] = _form_errors(exc.details, snap)
         return render_template(PAGE, **context), 400
     return render_template(PAGE, **context)
 
@@ -88,8 +90,10 @@ def _request_body(values: dict[str, str]) -> dict:
     return body
 
 
-def _form_errors(details: dict[str, str]) -> dict[str, str]:
-    """Each problem beside the form field it is about (``fields[2]`` beside Fields)."""
+def _form_errors(details: dict[str, str], snap: Snapshot) -> dict[str, str]:
+    """Each problem beside the form field it is about (``fields[2]`` beside Fields), an unknown
+    purpose or bundle with the ones there are."""
+    known = {"purpose": sorted(snap.purposes), "bundle": sorted(snap.bundles)}
     errors: dict[str, str] = {}
     for member, problem in details.items():
         base = member.split("[", 1)[0]
@@ -97,5 +101,9 @@ def _form_errors(details: dict[str, str]) -> dict[str, str]:
         if base == "fields" and member != "fields":
             problem = f"item {int(member[7:-1]) + 1}: {problem}" if member[7:-1].isdigit() \
                 else problem
+        if problem.startswith("unknown ") and known.get(base):
+            choices = known[base]
+            problem += (f" (known: {', '.join(choices)})" if len(choices) <= KNOWN_LISTED
+                        else f" ({len(choices)} are known: start typing to see them)")
         errors[name] = f"{errors[name]}; {problem}" if name in errors else problem
     return errors
