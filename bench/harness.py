@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import http.client
 import os
+import secrets
 import socket
 import statistics
 import subprocess
@@ -57,6 +58,7 @@ def free_port() -> int:
 def start(stack: ExitStack, argv: list[str], log: Path, port: int, health: str,
           env: dict[str, str]) -> subprocess.Popen:
     """Start a server, stop it (by its own pid) when the stack closes, wait for `health`."""
+    env = {"GOVERNANCE_SECRET_KEY": secrets.token_hex(32), **env}  # a served app needs one
     out = stack.enter_context(log.open("wb"))
     proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
 

@@ -2,13 +2,12 @@
 from __future__ import annotations
 
 import os
-import secrets
 
 from flask import Flask, redirect, url_for
 from flask_login import LoginManager
 from flask_sqlalchemy import SQLAlchemy
 
-from governance.config import STANDALONE, from_environment
+from governance.config import STANDALONE, from_environment, secret_key
 from governance.extension import Governance
 
 
@@ -24,7 +23,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.config["GOVERNANCE_DATABASE_URL"] = url
     app.config["SQLALCHEMY_DATABASE_URI"] = url
     app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", engine_options(url))
-    app.config["SECRET_KEY"] = app.config.get("GOVERNANCE_SECRET_KEY") or secrets.token_hex(32)
+    # A config passed in code (tests, benchmarks) may leave the key out; the environment's may
+    # not, outside development.
+    app.config["SECRET_KEY"] = secret_key(
+        app.config, development=test_config is not None or development(app))
     # No host app here whose request hooks the direct decision route would skip, nor whose
     # pages need their own error handling: every path answers as ours.
     app.config.setdefault("GOVERNANCE_DIRECT_DECISIONS", True)
@@ -36,6 +38,13 @@ def create_app(test_config: dict | None = None) -> Flask:
     Governance(app, db=db, login_manager=login_manager)
     app.add_url_rule("/", "console_root", lambda: redirect(url_for("governance_console.home")))
     return app
+
+
+def development(app: Flask) -> bool:
+    """Tests, debug mode and the ``flask`` command line (its commands sign nothing; ``flask
+    run`` is the development server): a key made for this process will do. Anything else,
+    such as gunicorn, serves people and needs GOVERNANCE_SECRET_KEY."""
+    return app.testing or app.debug or os.environ.get("FLASK_RUN_FROM_CLI") == "true"
 
 
 def engine_options(url: str) -> dict:

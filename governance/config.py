@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import os
+import secrets
 from urllib.parse import urlsplit
 
 DEFAULTS: dict[str, object] = {
     # SQLAlchemy URL; default is a SQLite file in the instance folder (set in create_app).
     "GOVERNANCE_DATABASE_URL": None,
-    # Signs console sessions and CSRF tokens; create_app generates a per-process one if unset.
+    # Signs console sessions and CSRF tokens: one value for every worker and instance. The
+    # standalone service refuses to start without it, except in development (see secret_key).
     "GOVERNANCE_SECRET_KEY": None,
     # The directory (contract section 8): ldap:// with START_TLS, or ldaps://; certificates are
     # always verified (against CA_FILE when set, else the system's store).
@@ -105,6 +107,24 @@ def from_environment() -> dict[str, object]:
                 value = integer(key, os.environ[key])
             found[key] = value
     return found
+
+
+SECRET_KEY_COMMAND = 'python -c "import secrets; print(secrets.token_hex(32))"'
+
+
+def secret_key(config: dict, *, development: bool) -> str:
+    """GOVERNANCE_SECRET_KEY, required outside development: a key made per process would
+    sign each worker's sessions differently and forget them all at a restart."""
+    key = config.get("GOVERNANCE_SECRET_KEY")
+    if key:
+        return str(key)
+    if development:
+        return secrets.token_hex(32)
+    raise RuntimeError(
+        "GOVERNANCE_SECRET_KEY is not set. It signs the console's sessions and forms and "
+        "must be one value for every worker and instance. Generate one with\n"
+        f"    {SECRET_KEY_COMMAND}\n"
+        "and set it in the environment: export GOVERNANCE_SECRET_KEY=<that value>")
 
 
 def flag(key: str, text: str) -> bool:

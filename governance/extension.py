@@ -13,7 +13,13 @@ from sqlalchemy.exc import SQLAlchemyError
 from governance.audit import ChainKey, key_connections
 from governance.audit_writer import AuditWriter
 from governance.clock import utcnow
-from governance.config import AUDIT_DURABILITY, DEFAULTS, allowed_hosts, check_base_url
+from governance.config import (
+    AUDIT_DURABILITY,
+    DEFAULTS,
+    STANDALONE,
+    allowed_hosts,
+    check_base_url,
+)
 from governance.db import release_session
 from governance.decisions import StoreUnavailable
 from governance.notify import notifier_from_config
@@ -38,6 +44,8 @@ class GovernanceState:
     clock: Callable[[], datetime] = utcnow
     allowed_hosts: frozenset[str] = frozenset()
     audit_key: ChainKey | None = None
+    # Set when the host signs people in: our user id for its current_user (None: no account).
+    user_id_of: Callable[[object], str | None] | None = None
 
     @property
     def session(self):
@@ -53,16 +61,24 @@ class GovernanceState:
 
 
 class Governance:
+    """``user_id_of``: the host signs people in (its LoginManager, its login_view) and
+    ``user_id_of(current_user)`` names their governance user (None: they have none). Without
+    it, the console's own sign-in page signs people in, and a host's user loader must load
+    our users' ids."""
+
     def __init__(self, app: Flask | None = None, *, db: SQLAlchemy | None = None,
-                 login_manager=None, console_prefix: str | None = "/console"):
+                 login_manager=None, console_prefix: str | None = "/console",
+                 user_id_of: Callable[[object], str | None] | None = None):
         self.db = db
         self.login_manager = login_manager
         self.console_prefix = console_prefix
+        self.user_id_of = user_id_of
         if app is not None:
             self.init_app(app)
 
     def init_app(self, app: Flask, *, db: SQLAlchemy | None = None, login_manager=None,
-                 console_prefix: str | None = None) -> None:
+                 console_prefix: str | None = None,
+                 user_id_of: Callable[[object], str | None] | None = None) -> None:
         """Wire the API, the CLI and the console (at ``console_prefix``; None for no console)."""
         if EXTENSION_KEY in app.extensions:
             raise RuntimeError("Governance is already registered on this app; call init_app once.")
@@ -86,6 +102,7 @@ class Governance:
                                            allowed_hosts=allowed_hosts(app.config),
                                            audit_key=ChainKey.from_text(
                                                app.config["GOVERNANCE_AUDIT_KEY"]))
+        governance_state.user_id_of = user_id_of or self.user_id_of
         app.extensions[EXTENSION_KEY] = governance_state
         _track_revisions(db, governance_state.engine)
 
@@ -93,13 +110,17 @@ class Governance:
         from governance.cli import governance_cli
         from governance.migrate import register_migrations
 
-        register_api(app)
+        ours = list(register_api(app))
         prefix = console_prefix or self.console_prefix
         if prefix:
+            from governance.console import bp as console_bp
             from governance.console import register_console
 
             register_console(app, login_manager, prefix)
             governance_state.login_manager = app.login_manager
+            ours.append(console_bp)
+        if not app.config.get(STANDALONE):
+            _exempt_from_host_csrf(app, ours)
         if app.config["GOVERNANCE_DIRECT_DECISIONS"]:
             from governance.api.direct import DirectDecisions
 
@@ -126,6 +147,31 @@ def state(app: Flask | None = None) -> GovernanceState:
     except KeyError:
         raise RuntimeError("Governance is not registered on this app. "
                            "Did you forget to call Governance(app) or init_app(app)?") from None
+
+
+def _exempt_from_host_csrf(app: Flask, blueprints: list) -> None:
+    """A host's Flask-WTF ``CSRFProtect`` checks every POST of the app. Our API authenticates
+    with keys, never cookies, so there is no cross-site request to forge; the console checks
+    its own forms' tokens (``governance.console.views``). Exempt ours whether the host sets
+    up ``CSRFProtect`` before or after us: after, its check runs after this hook."""
+
+    def exempt() -> bool:
+        csrf = app.extensions.get("csrf")
+        if csrf is None:
+            return False
+        for blueprint in blueprints:
+            csrf.exempt(blueprint)
+        return True
+
+    if exempt():
+        return
+    done = False
+
+    @app.before_request
+    def _exempt_when_the_host_protects() -> None:
+        nonlocal done
+        if not done:
+            done = exempt()
 
 
 def _track_revisions(db: SQLAlchemy, engine: PolicyEngine) -> None:

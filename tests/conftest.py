@@ -5,6 +5,7 @@ Set GOVERNANCE_TEST_POSTGRES_URL to point at another server (default: local, tru
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import uuid
 from contextlib import contextmanager
@@ -29,6 +30,9 @@ NOW = datetime(2026, 11, 23, 12, 0, 0)
 PG_ADMIN = os.environ.get("GOVERNANCE_TEST_POSTGRES_URL",
                           "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 BACKENDS = ["sqlite", "postgres"]
+# A served app needs GOVERNANCE_SECRET_KEY, as in production: every server and command a test
+# starts inherits this one (apps made in-process get theirs in their config).
+os.environ.setdefault("GOVERNANCE_SECRET_KEY", "tests-" + secrets.token_hex(16))
 
 
 def _pg_dsn(url: str) -> str:

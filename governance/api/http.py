@@ -4,9 +4,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import wraps
 
-from flask import Flask, current_app, g, jsonify, request
+from flask import Blueprint, Flask, current_app, g, jsonify, request
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+from werkzeug.routing import RequestRedirect
 
 from governance import jsontext
 from governance.config import STANDALONE, host_name
@@ -140,63 +141,13 @@ class _NoSessionOnApiPaths:
 
 
 def install(app: Flask) -> None:
-    """Error handlers and headers, applied only to our paths (a host app keeps its own)."""
+    """Headers, limits and JSON errors for our paths only: a host app keeps its own error
+    pages and handlers (ours are registered on our blueprints, see ``register_json_errors``)."""
     app.session_interface = _NoSessionOnApiPaths(app.session_interface)
     headers = security_headers(app.config)
-
-    @app.before_request
-    def _limits():
-        if not _ours():
-            return
-        if not host_allowed(state().allowed_hosts, request.headers.get("Host")):
-            raise ApiError(400, "host_not_allowed",
-                           "this Host is not served here (GOVERNANCE_ALLOWED_HOSTS)")
-        request.max_content_length = body_limit(app.config, request.path)
-
-    @app.errorhandler(GovernanceError)
-    def _refusal(exc: GovernanceError):
-        """Every refusal of every layer, by the status and code it carries. Whatever the
-        refused request had begun (a row lock, SQLite's write lock) ends here, not at some
-        later teardown: nothing of a refusal is half-written or holds the store."""
-        release_session(state().session)
-        response = error_response(exc.status, exc.code, exc.message, exc.details)
-        if exc.status == 401:
-            response[0].headers["WWW-Authenticate"] = 'Bearer realm="need-to-know"'
-        return response
-
-    @app.errorhandler(RequestEntityTooLarge)
-    def _too_large(exc: RequestEntityTooLarge):
-        if not _ours():
-            return exc
-        limit = body_limit(app.config, request.path)
-        return error_response(413, "body_too_large",
-                              f"the body is larger than this endpoint's limit of {limit} bytes",
-                              {"limit_bytes": limit})
-
-    @app.errorhandler(SQLAlchemyError)
-    def _store_error(exc: SQLAlchemyError):
-        release_session(state().session)
-        app.logger.exception("store error")
-        return error_response(503, "store_unavailable", "the store is unreachable")
-
-    @app.errorhandler(HTTPException)
-    def _http_error(exc: HTTPException):
-        if not _ours():
-            return exc
-        body, status = error_response(exc.code or 500, exc.name.lower().replace(" ", "_"),
-                                      exc.description or exc.name)
-        for name, value in exc.get_headers():
-            if name.lower() != "content-type":
-                body.headers[name] = value  # e.g. Allow on 405
-        return body, status
-
-    @app.errorhandler(Exception)
-    def _unexpected(exc: Exception):
-        if isinstance(exc, HTTPException) or not _ours():
-            raise exc
-        app.logger.exception("unexpected error")
-        release_session(state().session)  # what the view left must not hold the store
-        return error_response(500, "internal_error", "unexpected error; nothing was allowed")
+    if app.config.get(STANDALONE):
+        register_json_errors(app)  # the standalone service owns every path, routed or not
+    app.before_request(_limits)
 
     @app.after_request
     def _headers(response):
@@ -208,6 +159,76 @@ def install(app: Flask) -> None:
             if request_id:
                 response.headers["X-Request-ID"] = request_id
         return response
+
+
+def _limits():
+    """Before any view of ours: the Host check and the body limit; and a JSON answer for a
+    path of ours that matched no route (no blueprint of ours, so none of its handlers, would
+    see that 404 or 405; the host's handlers are for the host's paths)."""
+    if not _ours():
+        return None
+    if not host_allowed(state().allowed_hosts, request.headers.get("Host")):
+        return error_response(400, "host_not_allowed",
+                              "this Host is not served here (GOVERNANCE_ALLOWED_HOSTS)")
+    request.max_content_length = body_limit(current_app.config, request.path)
+    unrouted = request.routing_exception
+    if isinstance(unrouted, HTTPException) and not isinstance(unrouted, RequestRedirect):
+        return _http_error(unrouted)
+    return None
+
+
+def _refusal(exc: GovernanceError):
+    """Every refusal of every layer, by the status and code it carries. Whatever the
+    refused request had begun (a row lock, SQLite's write lock) ends here, not at some
+    later teardown: nothing of a refusal is half-written or holds the store."""
+    release_session(state().session)
+    response = error_response(exc.status, exc.code, exc.message, exc.details)
+    if exc.status == 401:
+        response[0].headers["WWW-Authenticate"] = 'Bearer realm="need-to-know"'
+    return response
+
+
+def _too_large(exc: RequestEntityTooLarge):
+    limit = body_limit(current_app.config, request.path)
+    return error_response(413, "body_too_large",
+                          f"the body is larger than this endpoint's limit of {limit} bytes",
+                          {"limit_bytes": limit})
+
+
+def _store_error(exc: SQLAlchemyError):
+    release_session(state().session)
+    current_app.logger.exception("store error")
+    return error_response(503, "store_unavailable", "the store is unreachable")
+
+
+def _http_error(exc: HTTPException):
+    body, status = error_response(exc.code or 500, exc.name.lower().replace(" ", "_"),
+                                  exc.description or exc.name)
+    for name, value in exc.get_headers():
+        if name.lower() != "content-type":
+            body.headers[name] = value  # e.g. Allow on 405
+    return body, status
+
+
+def _unexpected(exc: Exception):
+    if isinstance(exc, HTTPException):
+        raise exc
+    current_app.logger.exception("unexpected error")
+    release_session(state().session)  # what the view left must not hold the store
+    return error_response(500, "internal_error", "unexpected error; nothing was allowed")
+
+
+JSON_ERRORS = ((GovernanceError, _refusal), (RequestEntityTooLarge, _too_large),
+               (SQLAlchemyError, _store_error), (HTTPException, _http_error),
+               (Exception, _unexpected))
+
+
+def register_json_errors(scope: Flask | Blueprint) -> None:
+    """Answer errors raised in ``scope`` as JSON: each of our API blueprints (before it is
+    first registered), and the whole app when it is the standalone service. Never a host's
+    app: its pages, and their database errors, stay the host's to answer."""
+    for exc_class, handler in JSON_ERRORS:
+        scope.register_error_handler(exc_class, handler)
 
 
 SECURITY_HEADERS = {

@@ -2,9 +2,10 @@
 dashboard, is ``pages/dashboard.py``.)"""
 from __future__ import annotations
 
-from flask import current_app, redirect, render_template, request, url_for
+from flask import current_app, g, redirect, render_template, request, url_for
 from flask_limiter.errors import RateLimitExceeded
 from flask_wtf.csrf import CSRFError, generate_csrf, validate_csrf
+from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 from wtforms import ValidationError
 
@@ -21,6 +22,7 @@ from governance.signin.session import (
     begin_session,
     client_address,
     end_session,
+    host_signs_in,
     own_path,
     signed_in_powers,
     signed_in_user,
@@ -61,6 +63,8 @@ def _console_context() -> dict:
 
 @bp.route("/sign-in", methods=["GET", "POST"])
 def sign_in():
+    if host_signs_in():  # the host's own page signs people in (Governance(user_id_of=...))
+        return state().login_manager.unauthorized()
     form = SignInForm()
     target = own_path(request.args.get("next"))
     if request.method == "GET":
@@ -117,6 +121,18 @@ def _http_error(exc: HTTPException):
                      "administrator for the role that gives it."}
     return render_template("governance/console/error.html", status=exc.code, title=exc.name,
                            message=messages.get(exc.code, exc.description)), exc.code
+
+
+@bp.errorhandler(SQLAlchemyError)
+def _store_unreachable(exc: SQLAlchemyError):
+    """The console's own answer (mounted in a host, the host's handlers are for its pages)."""
+    release_session(state().session)
+    current_app.logger.exception("store error")
+    g.governance_user = None  # the page must not ask the store who is signed in
+    return render_template("governance/console/error.html", status=503,
+                           title="Service unavailable",
+                           message="The store cannot be reached just now; try again in a few "
+                                   "minutes."), 503
 
 
 @bp.errorhandler(GovernanceError)

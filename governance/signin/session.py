@@ -17,7 +17,14 @@ from functools import wraps
 from urllib.parse import urlsplit
 
 from flask import Flask, abort, current_app, flash, g, redirect, request, session, url_for
-from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
+from flask_login import (
+    LoginManager,
+    UserMixin,
+    current_user,
+    login_fresh,
+    login_user,
+    logout_user,
+)
 
 from governance.extension import state
 from governance.models import User
@@ -39,13 +46,29 @@ class ConsoleUser(UserMixin):
 
 def install_login(app: Flask, login_manager: LoginManager | None) -> LoginManager:
     """Use the app's LoginManager (a host's, or the standalone one); load our users by id
-    unless the host already loads its own (whose ids must then be the same people's)."""
+    unless the host already loads its own users: their ids are then ours, or
+    ``Governance(app, user_id_of=...)`` maps them (and the host signs people in)."""
     if login_manager is None:
         login_manager = LoginManager()
         login_manager.init_app(app)
     if getattr(login_manager, "_user_callback", None) is None:
         login_manager.user_loader(load_console_user)
     return login_manager
+
+
+def host_signs_in() -> bool:
+    """The host signs people in (``Governance(app, user_id_of=...)``), not our sign-in page."""
+    return state().user_id_of is not None
+
+
+def governance_user_id() -> str | None:
+    """Our user id for Flask-Login's current user (mapped from the host's user), or None."""
+    if not current_user.is_authenticated:
+        return None
+    if not host_signs_in():
+        return current_user.get_id()
+    user_id = state().user_id_of(current_user._get_current_object())
+    return str(user_id) if user_id else None
 
 
 def load_console_user(user_id: str) -> ConsoleUser | None:
@@ -71,7 +94,7 @@ def end_session(reason: str = "signed_out") -> None:
     """Sign the current user out, audited with ``reason`` (signed_out, idle, inactive...)."""
     user_id = session.get("_user_id") if SIGNED_IN_AT in session else None
     if current_user.is_authenticated:
-        user_id = current_user.get_id()
+        user_id = governance_user_id()
     logout_user()
     for key in OUR_KEYS:
         session.pop(key, None)
@@ -97,7 +120,8 @@ def signed_in_user() -> User | None:
         if SIGNED_IN_AT in session:  # ours, but the loader refused it: no longer active
             end_session("inactive")
         return None
-    user = state().session.get(User, current_user.get_id())
+    user_id = governance_user_id()
+    user = state().session.get(User, user_id) if user_id else None
     now = state().clock()
     ours = SIGNED_IN_AT in session  # began by our sign-in page (not by a host's)
     reason = None
@@ -129,7 +153,10 @@ def signed_in_powers() -> Powers:
 
 
 def fresh_sign_in(now: datetime | None = None) -> bool:
-    """Signed in within ``GOVERNANCE_FRESH_SIGN_IN_MINUTES``."""
+    """Signed in within ``GOVERNANCE_FRESH_SIGN_IN_MINUTES`` (when the host signs people in,
+    as fresh as Flask-Login says: signed in this session, not by a remember-me cookie)."""
+    if host_signs_in():
+        return login_fresh()
     at = _read_time(session.get(SIGNED_IN_AT))
     now = now or state().clock()
     limit = timedelta(minutes=int(current_app.config["GOVERNANCE_FRESH_SIGN_IN_MINUTES"]))
@@ -144,6 +171,10 @@ def sign_in_required(view: Callable) -> Callable:
         if signed_in_user() is None:
             if g.get("governance_session_ended") == "idle":
                 flash("Your session ended after a time without activity. Sign in again.")
+            if host_signs_in():
+                if current_user.is_authenticated:
+                    abort(403)  # signed in to the host, but no governance user (or inactive)
+                return state().login_manager.unauthorized()  # the host's sign-in page
             return redirect(url_for(SIGN_IN_ENDPOINT, next=own_path(request.full_path)))
         return view(*args, **kwargs)
 
@@ -193,6 +224,8 @@ def fresh_sign_in_required(view: Callable) -> Callable:
     @wraps(view)
     def inner(*args, **kwargs):
         if not fresh_sign_in():
+            if host_signs_in():
+                return state().login_manager.needs_refresh()  # the host's refresh_view
             flash("This action needs a recent sign-in: sign in again to continue.")
             return redirect(url_for(SIGN_IN_ENDPOINT, next=own_path(request.full_path)))
         return view(*args, **kwargs)
