@@ -34,6 +34,7 @@ from governance import audit, create_app  # noqa: E402
 from governance.clock import utcnow  # noqa: E402
 from governance.decisions import decide_unrecorded  # noqa: E402
 from governance.extension import state  # noqa: E402
+from governance.ids import new_id  # noqa: E402
 from governance.migrate import upgrade_database  # noqa: E402
 from governance.models import AuditEvent, AuditHead  # noqa: E402
 from governance.operations.apply_organisation import ApplyOrganisation  # noqa: E402
@@ -81,13 +82,15 @@ def fill_trail(app, now, decisions: int, older: int) -> None:  # noqa: ANN001
     batch = []
     for at in moments:
         shape = shapes[rng.randrange(len(shapes))]
+        ref = new_id("dec")  # every decision has its own id, so no two payloads are the same
+        payload = shape["payload"].replace(shape["ref"], ref)
         seq += 1
         digest = audit.content_digest(at, "decision", shape["actor"], shape["subject"],
-                                      shape["participant"], shape["ref"], shape["payload"])
+                                      shape["participant"], ref, payload)
         linked = audit.link(prev, seq, digest)
         batch.append({"seq": seq, "at": at, "kind": "decision", "actor": shape["actor"],
                       "subject": shape["subject"], "participant": shape["participant"],
-                      "ref": shape["ref"], "payload": shape["payload"], "prev_hash": prev,
+                      "ref": ref, "payload": payload, "prev_hash": prev,
                       "hash": linked})
         prev = linked
         if len(batch) == CHUNK:
@@ -132,6 +135,9 @@ def run(backend: str, decisions: int, older: int, n: int) -> list[tuple[str, flo
             print(f"  {backend}: {decisions:,} + {older:,} rows written in "
                   f"{time.perf_counter() - began:.0f} s", file=sys.stderr)
             window = Window.ending(now)
+            days = trail_figures(session, window).days
+            print(f"  {backend}: {sum(d.withheld for d in days):,} of "
+                  f"{sum(d.total for d in days):,} decisions withheld a field", file=sys.stderr)
 
             def cold(session=session, window=window) -> None:
                 days_seen.clear()

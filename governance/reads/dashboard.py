@@ -5,10 +5,9 @@ break-glass per program, over the last ``DAYS`` days.
 Only rows of kind ``decision`` within the window are read (through ``ix_audit_event_kind_at``);
 their payloads are taken apart by the database's own JSON functions (SQLite's ``json_each``,
 PostgreSQL's ``jsonb_each_text``) and only grouped counts come back. Reading the payloads is
-the one cost that grows with the trail (about 8 us a decision on SQLite here), so each day's
-counts are kept once worked out, under a key that changes whenever that day's rows could have:
-its number of decisions and the chain hash of its last one. The trail is append-only, so a
-past day is read once per worker; today (and a day that gained a late row) is read again.
+the one cost that grows with the trail (about 8 us a decision on SQLite here), and the trail is
+append-only, so a day that is over (``CLOSED_AFTER``) is read once per worker and kept, under
+the chain hash of the trail's last decision before its end; only today is read on every load.
 """
 from __future__ import annotations
 
@@ -28,18 +27,16 @@ DAYS = 14
 TOP_FIELDS = 10
 ALLOWED = ""  # the reason of a decision that withheld nothing
 DAY_CACHE_BYTES = 16 * 1024 * 1024  # per worker; a day of a catalogue's fields is a few kB
-
-_DAY = {"sqlite": "date(at)", "postgresql": "to_char(at, 'YYYY-MM-DD')"}
-
-# Per day: how many decisions, and the last of them (the day's cache key); no payload read.
-_DAY_KEYS = """
-    SELECT {day} AS day, count(*), max(seq) FROM audit_event
-    WHERE kind = 'decision' AND at >= :since AND at < :until GROUP BY {day}"""
+# A decision's row is stamped when the request is decided and committed before it is answered,
+# within the decision timeout (a second or so): a day over for this long gains no more rows.
+CLOSED_AFTER = timedelta(minutes=10)
 
 # One pass over some days' payloads: every (decision, field, reason) withheld, kept once
 # (MATERIALIZED), then counted per day two ways: by the reason that withheld most of each
 # decision's fields (ties: the first reason by name), and per field and reason (an unknown
-# field id counts too: somebody asked for it).
+# field id counts too: somebody asked for it). A decision that withheld nothing is passed over
+# before its payload is parsed: it holds '"denied":{}', which the trail's compact JSON writes
+# nowhere else (a quote inside a string is escaped).
 _WITHHELD = """
     WITH pairs AS MATERIALIZED ({pairs}),
     per_decision AS (
@@ -56,23 +53,25 @@ _PAIRS = {
     "sqlite": """
         SELECT event.seq, date(event.at) AS day, denied.key AS field, denied.value AS reason
         FROM audit_event AS event, json_each(event.payload, '$.denied') AS denied
-        WHERE event.kind = 'decision' AND event.at >= :since AND event.at < :until""",
+        WHERE event.kind = 'decision' AND event.at >= :since AND event.at < :until
+          AND instr(event.payload, '"denied":{}') = 0""",
     "postgresql": """
         SELECT event.seq, to_char(event.at, 'YYYY-MM-DD') AS day, denied.key AS field,
                denied.value AS reason
         FROM audit_event AS event,
              jsonb_each_text(event.payload::jsonb -> 'denied') AS denied
-        WHERE event.kind = 'decision' AND event.at >= :since AND event.at < :until""",
+        WHERE event.kind = 'decision' AND event.at >= :since AND event.at < :until
+          AND strpos(event.payload, '"denied":{}') = 0""",
 }
 
 
-# A day's counts: (main reason, decisions) and (field, reason, denials), sorted.
-DayParts = tuple[tuple[tuple[str, int], ...], tuple[tuple[str, str, int], ...]]
+# A day's counts: its decisions, (main reason, decisions) and (field, reason, denials), sorted.
+DayParts = tuple[int, tuple[tuple[str, int], ...], tuple[tuple[str, str, int], ...]]
 
 
 class _DaysSeen:
-    """(day, decisions, hash of its last decision) -> that day's counts, at most
-    DAY_CACHE_BYTES of them, shared by a worker's threads."""
+    """(closed day, hash of the trail's last decision before its end) -> that day's counts, at
+    most DAY_CACHE_BYTES of them, shared by a worker's threads."""
 
     def __init__(self, max_bytes: int) -> None:
         self._held: LRUCache = LRUCache(max_bytes, getsizeof=text_size)
@@ -97,14 +96,19 @@ days_seen = _DaysSeen(DAY_CACHE_BYTES)
 
 @dataclass(frozen=True)
 class Window:
-    """Whole days in UTC, the last of them today."""
+    """Whole days in UTC, the last of them today (``now``'s)."""
 
     days: tuple[date, ...]
+    now: datetime
 
     @classmethod
     def ending(cls, now: datetime, days: int = DAYS) -> Window:
         today = now.date()
-        return cls(tuple(today - timedelta(days=n) for n in range(days - 1, -1, -1)))
+        return cls(tuple(today - timedelta(days=n) for n in range(days - 1, -1, -1)), now)
+
+    def closed(self, day: date) -> bool:
+        """No decision stamped ``day`` can still be committed (see CLOSED_AFTER)."""
+        return datetime.combine(day + timedelta(days=1), time()) + CLOSED_AFTER <= self.now
 
     @property
     def since(self) -> datetime:
@@ -162,53 +166,71 @@ def _bound(statement: str, since: datetime, until: datetime) -> object:
 
 def _dialect(session: Session) -> str:
     name = session.get_bind().dialect.name
-    if name not in _DAY:
+    if name not in _PAIRS:
         raise NotImplementedError(f"the dashboard reads the trail on SQLite and PostgreSQL, "
                                   f"not {name}")
     return name
 
 
 def _read_days(session: Session, dialect: str, days: list[date]) -> dict[date, DayParts]:
-    """Main reasons and (field, reason) counts of ``days``, from their payloads, in one pass
-    over the span they cover."""
+    """The counts of ``days``: decisions from the (kind, at) index, the rest from their
+    payloads in one pass over the span they cover."""
     since = datetime.combine(min(days), time())
     until = datetime.combine(max(days) + timedelta(days=1), time())
     main: dict[date, list] = defaultdict(list)
     pairs: dict[date, list] = defaultdict(list)
+    if dialect == "postgresql":
+        # The planner guesses 100 rows from every jsonb_each_text (a decision has one to a few
+        # denied fields), so it would JIT-compile this statement: 650 ms of a 780 ms run on
+        # 20,000 decisions. And the groups of 100,000 decisions spill to disk in the default
+        # 4 MB. Both for this read-only transaction only.
+        session.execute(text("SET LOCAL jit = off"))
+        session.execute(text("SET LOCAL work_mem = '32MB'"))
     for part, day, name, reason, n in session.execute(_bound(
             _WITHHELD.format(pairs=_PAIRS[dialect]), since, until)):
         if part == "main":
             main[date.fromisoformat(day)].append((name, int(n)))
         else:
             pairs[date.fromisoformat(day)].append((name, reason, int(n)))
-    return {day: (tuple(sorted(main[day])), tuple(sorted(pairs[day]))) for day in days}
+    return {day: (_decisions_on(session, day), tuple(sorted(main[day])),
+                  tuple(sorted(pairs[day]))) for day in days}
+
+
+def _decisions_on(session: Session, day: date) -> int:
+    start = datetime.combine(day, time())
+    return session.scalar(select(func.count()).select_from(AuditEvent).where(
+        AuditEvent.kind == "decision", AuditEvent.at >= start,
+        AuditEvent.at < start + timedelta(days=1)))
+
+
+def _closed_day_key(session: Session, day: date) -> tuple[str, str]:
+    """A closed day's key: the chain hash of the trail's last decision before the day ended,
+    one step down the (kind, at) index; another trail, or this one rewritten, has another."""
+    end = datetime.combine(day + timedelta(days=1), time())
+    last = session.scalar(select(AuditEvent.hash).where(
+        AuditEvent.kind == "decision", AuditEvent.at < end)
+        .order_by(AuditEvent.at.desc(), AuditEvent.seq.desc()).limit(1))
+    return day.isoformat(), last or ""
 
 
 def trail_figures(session: Session, window: Window, top: int = TOP_FIELDS) -> TrailFigures:
     """Decisions per day by the main reason they withheld fields, and the ``top`` most-denied
     fields of the window."""
     dialect = _dialect(session)
-    totals = {date.fromisoformat(day): (int(n), last) for day, n, last in session.execute(
-        _bound(_DAY_KEYS.format(day=_DAY[dialect]), window.since, window.until))}
-    hashes = {seq: h for seq, h in session.execute(select(AuditEvent.seq, AuditEvent.hash).where(
-        AuditEvent.seq.in_([last for _, last in totals.values()])))} if totals else {}
-    keys = {day: (day.isoformat(), n, hashes.get(last, "")) for day, (n, last) in totals.items()}
+    keys = {day: _closed_day_key(session, day) for day in window.days if window.closed(day)}
     parts = {day: days_seen.get(key) for day, key in keys.items()}
-    missing = [day for day, held in parts.items() if held is None]
+    missing = [day for day in window.days if parts.get(day) is None]
     if missing:
         for day, read in _read_days(session, dialect, missing).items():
             parts[day] = read
-            if day < window.days[-1]:  # today changes with every decision: not kept
+            if day in keys:
                 days_seen.put(keys[day], read)
     found = [DayCount(day) for day in window.days]
     denials: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for counted in found:
-        if counted.day not in totals:
-            continue
-        main, pairs = parts[counted.day]
+        decisions, main, pairs = parts[counted.day]
         counted.by_reason.update(main)
-        allowed = totals[counted.day][0] - sum(n for _, n in main)
-        if allowed > 0:
+        if (allowed := decisions - sum(n for _, n in main)) > 0:
             counted.by_reason[ALLOWED] = allowed
         for field_id, reason, n in pairs:
             denials[field_id][reason] += n

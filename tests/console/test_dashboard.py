@@ -64,12 +64,12 @@ def test_approver_sees_what_waits_for_them_and_never_their_own(api, signed_in):
 
     sam = dashboard(signed_in, "sam")
     assert card_count(sam, "approvals") == 2  # nick's override and rita's escalation
-    assert "Override requests: 1 · Escalations: 1" in sam
+    assert "Override requests: 1</span> · <span>Escalations: 1" in sam
     assert "Nick Shah (nick) asks to view identity.* in Rapid Rehousing" in sam
     assert "Sam Ortiz (sam) asks" not in sam
     cora = dashboard(signed_in, "cora")  # approves escalations only, everywhere
     assert card_count(cora, "approvals") == 1
-    assert "Override requests: 0 · Escalations: 1" in cora
+    assert "Override requests: 0</span> · <span>Escalations: 1" in cora
 
 
 def test_a_user_without_powers_sees_no_queue_and_no_chart(api, signed_in):
@@ -225,3 +225,13 @@ def test_a_kept_past_day_is_read_again_once_it_gains_a_row(api, console_app):
     day, fields = figures_of_that_day()
     assert day.total == 3 and day.withheld == 2
     assert fields == {"clinical.diagnosis": 1, "clinical.hiv_status": 1}
+
+
+def test_today_is_read_on_every_load(api, console_app):
+    def today():
+        with console_app.app_context():
+            return trail_figures(state(console_app).session, Window.ending(NOW)).days[-1]
+
+    assert today().total == 0
+    ok(api.post("/api/v1/decisions", json={**ALICE_VIEW, "fields": ["clinical.diagnosis"]}))
+    assert today().total == 1 and today().withheld == 1

@@ -173,7 +173,7 @@ def alert_card(session: Session, now: datetime, names: Names) -> Card:
         uses = f", {e['uses_in_30_days']} uses" if e.get("uses_in_30_days") else ""
         lines.append(f"{names.user(e['user'])}{role}{uses}: {labels[key][1]}")
     return Card("alerts", "Alerts", len(entries), lines, len(entries) - len(lines),
-                page_link("audit", "Open Audit"), "No alert.",
+                page_link("access_explorer", "Open Access explorer"), "No alert.",
                 [(labels[key][0], len(listed)) for key, listed in found.items() if listed])
 
 
