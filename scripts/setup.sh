@@ -1,9 +1,17 @@
 #!/usr/bin/env bash
-# Create .venv and install Need-to-Know with its test tools (idempotent).
+# Create .venv and install Need-to-Know with its test tools (idempotent; quick when nothing
+# changed since the last install, so a restart of the demo does not reinstall).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
-.venv/bin/pip install --quiet --disable-pip-version-check -e '.[test]'
+STAMP=.venv/.need-to-know-installed
+WANT=$(sha256sum pyproject.toml | cut -d ' ' -f 1)
+if [ "$(cat "$STAMP" 2>/dev/null)" != "$WANT" ] \
+   || ! .venv/bin/python -c "import importlib.metadata as m; m.version('need-to-know')" \
+        >/dev/null 2>&1; then
+  .venv/bin/pip install --quiet --disable-pip-version-check -e '.[test]'
+  echo "$WANT" > "$STAMP"
+fi
