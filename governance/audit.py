@@ -214,6 +214,11 @@ class Verification:
     head_hash: str
 
 
+VERIFIED_COLUMNS = (AuditEvent.seq, AuditEvent.at, AuditEvent.kind, AuditEvent.actor,
+                    AuditEvent.subject, AuditEvent.participant, AuditEvent.ref,
+                    AuditEvent.payload, AuditEvent.prev_hash, AuditEvent.hash)
+
+
 def verify(session: Session, key: ChainKey | None = None, batch: int = 5000) -> Verification:
     """Walk the chain in order; every problem found, located by row."""
     problems: list[Problem] = []
@@ -230,24 +235,24 @@ def verify(session: Session, key: ChainKey | None = None, batch: int = 5000) -> 
         return Verification(0, problems, keyed_from, head.seq, head.hash)
     expected_seq, prev, count, last = 1, GENESIS, 0, 0
     while True:
-        rows = session.scalars(select(AuditEvent).where(AuditEvent.seq > last)
+        # Columns, not ORM objects: a long trail is read once and not kept in the session.
+        rows = session.execute(select(*VERIFIED_COLUMNS).where(AuditEvent.seq > last)
                                .order_by(AuditEvent.seq).limit(batch)).all()
         if not rows:
             break
-        for row in rows:
+        for seq, at, kind, actor, subject, participant, ref, payload, prev_hash, hash_ in rows:
             count += 1
-            if row.seq != expected_seq:
+            if seq != expected_seq:
                 problems.append(Problem(expected_seq, f"missing (deleted): next row present is "
-                                                      f"{row.seq}"))
-            if row.prev_hash != prev:
-                problems.append(Problem(row.seq, "does not follow the previous row "
-                                                 "(deleted or reordered rows before it)"))
-            digest = content_digest(row.at, row.kind, row.actor, row.subject, row.participant,
-                                    row.ref, row.payload)
-            row_key = key if keyed_from is not None and row.seq >= keyed_from else None
-            if link(row.prev_hash, row.seq, digest, row_key) != row.hash:
-                problems.append(Problem(row.seq, "content was edited (hash mismatch)"))
-            prev, expected_seq, last = row.hash, row.seq + 1, row.seq
+                                                      f"{seq}"))
+            if prev_hash != prev:
+                problems.append(Problem(seq, "does not follow the previous row "
+                                             "(deleted or reordered rows before it)"))
+            digest = content_digest(at, kind, actor, subject, participant, ref, payload)
+            row_key = key if keyed_from is not None and seq >= keyed_from else None
+            if link(prev_hash, seq, digest, row_key) != hash_:
+                problems.append(Problem(seq, "content was edited (hash mismatch)"))
+            prev, expected_seq, last = hash_, seq + 1, seq
     if head is not None and (head.seq != last or head.hash != prev):
         problems.append(Problem(last + 1, f"chain ends at row {last} but {head.seq} rows were "
                                           "written (rows deleted from the end)"))

@@ -16,11 +16,13 @@ class AuditEvent(Base):
     __tablename__ = "audit_event"
     __table_args__ = (
         Index("ix_audit_event_ref", "ref"),
-        Index("ix_audit_event_kind_at", "kind", "at"),
-        # By person, newest first (the console's audit page): with seq, one index range read.
+        # The console's pages, newest first, are one range read of one of these: a person's
+        # events in chain order, a kind's or a time range's by time (migration 0011).
+        Index("ix_audit_event_kind_at", "kind", "at", "seq"),
         Index("ix_audit_event_participant", "participant", "seq"),
         Index("ix_audit_event_subject", "subject", "seq"),
         Index("ix_audit_event_actor", "actor", "seq"),
+        Index("ix_audit_event_at", "at", "seq"),
     )
     seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"),
                                      primary_key=True, autoincrement=False)

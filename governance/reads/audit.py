@@ -1,16 +1,17 @@
 """Reading the audit trail: events by user, subject, participant, kind, ref, actor and time.
 
-Pages are keyset ranges of ``seq`` (never OFFSET), so the thousandth page of a long trail costs
-what the first does; a filter on a person reads its index (``actor``, ``subject`` and
-``participant`` are each indexed with ``seq``).
+Pages are keyset ranges (never OFFSET), so the thousandth page of a long trail costs what the
+first does, and each page is one index range read per branch of its filter: ``actor``,
+``subject`` and ``participant`` are indexed with ``seq``, ``kind`` and the time with
+``(at, seq)`` (migration 0011).
 """
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 
-from sqlalchemy import select, text
+from sqlalchemy import false, literal, select, text, tuple_
 from sqlalchemy.orm import Session
 
 from governance.clock import iso
@@ -29,23 +30,62 @@ class AuditFilter:
     since: datetime | None = None
     until: datetime | None = None
     user: str | None = None  # the event's actor or its subject
+    up_to: int | None = None  # rows 1 to this one (an export of the trail as it stood)
+    # Any of these kinds (a family such as org.* spelt out: one index range read each).
+    kinds: tuple[str, ...] | None = None
 
     def as_dict(self) -> dict[str, str]:
-        """The filters in use (times in ISO 8601), for links and for audit rows."""
+        """The filters asked for (times in ISO 8601), for links and for audit rows."""
         return {name: iso(value) if isinstance(value, datetime) else value
-                for name, value in asdict(self).items() if value}
+                for name, value in asdict(self).items()
+                if value and name not in ("kinds", "up_to")}
 
 
 def audit_page(session: Session, wanted: AuditFilter, after: int, limit: int
                ) -> list[AuditEvent]:
     """Up to ``limit`` events after row ``after``, in chain order."""
-    return _page(session, wanted, limit, after=after)
+    query = _filtered(select(AuditEvent), wanted).where(AuditEvent.seq > after)
+    return _merged(session, query.order_by(AuditEvent.seq), wanted, limit,
+                   key=lambda e: e.seq, newest_first=False)
 
 
-def newest_page(session: Session, wanted: AuditFilter, before: int | None, limit: int
-                ) -> list[AuditEvent]:
-    """Up to ``limit`` events before row ``before`` (the newest when None), newest first."""
-    return _page(session, wanted, limit, before=before)
+Place = tuple[datetime, int]  # (at, seq): where a page of the console's list ends
+
+
+def place_of(session: Session, seq: int) -> Place | None:
+    """The (at, seq) of event ``seq``, for a page that starts from it."""
+    row = session.execute(select(AuditEvent.at, AuditEvent.seq).where(
+        AuditEvent.seq == seq)).first()
+    return (row.at, row.seq) if row is not None else None
+
+
+def by_time(wanted: AuditFilter) -> bool:
+    """Whether ``wanted`` is listed by time, ``(at, seq)``, which the kind and time indexes
+    serve; a person's events (and the whole trail) are listed in chain order, ``seq``, which
+    the person indexes and the primary key serve. The two differ only where clocks did."""
+    return not _by_person(wanted) and bool(
+        wanted.kind or wanted.kinds is not None or wanted.since or wanted.until)
+
+
+def timeline_page(session: Session, wanted: AuditFilter, limit: int, *,
+                  before: Place | None = None, after: Place | None = None
+                  ) -> list[AuditEvent]:
+    """The ``limit`` latest events before ``before`` (or the latest of all), newest first;
+    or, given ``after``, the ``limit`` events just after it, oldest first."""
+    if by_time(wanted):
+        order, position = (AuditEvent.at, AuditEvent.seq), tuple_(AuditEvent.at, AuditEvent.seq)
+        bound, key = _place, (lambda e: (e.at, e.seq))
+    else:
+        order, position = (AuditEvent.seq,), AuditEvent.seq
+        bound, key = (lambda place: place[1]), (lambda e: e.seq)
+    query = _filtered(select(AuditEvent), wanted)
+    if after is not None:
+        query = query.where(position > bound(after)).order_by(*order)
+    else:
+        if before is not None:
+            query = query.where(position < bound(before))
+        query = query.order_by(*(column.desc() for column in order))
+    return _merged(session, query, wanted, limit, key=key, newest_first=after is None)
 
 
 def audit_event(session: Session, seq: int) -> AuditEvent | None:
@@ -100,51 +140,69 @@ def basis_descriptions(session: Session, refs: set[str]) -> dict[str, str]:
 
 def events_up_to(session: Session, wanted: AuditFilter, last: int, batch: int = 2000
                  ) -> Iterator[AuditEvent]:
-    """Every event matching ``wanted`` up to row ``last``, in chain order, read in batches."""
-    after = 0
-    while True:
-        rows = [e for e in _page(session, wanted, batch, after=after) if e.seq <= last]
+    """Every event matching ``wanted`` among rows 1 to ``last``, oldest first, read in
+    batches (each one index range from where the last ended)."""
+    capped = replace(wanted, up_to=last)
+    place: Place | None = (datetime.min, 0)
+    while place is not None:
+        rows = timeline_page(session, capped, batch, after=place)
         yield from rows
-        if len(rows) < batch:
-            return
-        after = rows[-1].seq
+        place = (rows[-1].at, rows[-1].seq) if len(rows) == batch else None
         session.expunge_all()  # a long export must not hold every row it has written
 
 
-def _page(session: Session, wanted: AuditFilter, limit: int, *, after: int | None = None,
-          before: int | None = None) -> list[AuditEvent]:
-    newest_first = after is None
+def _merged(session: Session, query, wanted: AuditFilter, limit: int, *, key,  # noqa: ANN001
+            newest_first: bool) -> list[AuditEvent]:
+    """Run ``query`` (filtered, ordered) once per branch of the filter and merge the pages.
+    A user (actor = u OR subject = u) is two branches and each kind of ``kinds`` one: each
+    branch is one index range read, where an OR would make the store collect and sort every
+    matching event before taking a page."""
+    branches = [query]
     if wanted.user:
-        # actor = u OR subject = u, as two index range reads merged here: an OR would make
-        # the store collect and sort every event of that user before taking a page.
-        seen: dict[int, AuditEvent] = {}
-        for column in (AuditEvent.actor, AuditEvent.subject):
-            query = _query(wanted, after, before).where(column == wanted.user)
-            seen.update((e.seq, e) for e in session.scalars(query.limit(limit)))
-        return sorted(seen.values(), key=lambda e: e.seq, reverse=newest_first)[:limit]
-    return list(session.scalars(_query(wanted, after, before).limit(limit)))
+        branches = [q.where(column == wanted.user) for q in branches
+                    for column in (AuditEvent.actor, AuditEvent.subject)]
+    if wanted.kinds is not None:
+        branches = [q.where(_kind_is(wanted, kind)) for q in branches for kind in wanted.kinds]
+    if len(branches) == 1:
+        return list(session.scalars(branches[0].limit(limit)))
+    seen: dict[int, AuditEvent] = {}
+    for branch in branches:
+        seen.update((e.seq, e) for e in session.scalars(branch.limit(limit)))
+    return sorted(seen.values(), key=key, reverse=newest_first)[:limit]
 
 
-def _query(wanted: AuditFilter, after: int | None, before: int | None):  # noqa: ANN202
-    query = select(AuditEvent)
-    if after is not None:
-        query = query.where(AuditEvent.seq > after).order_by(AuditEvent.seq)
-    else:
-        if before is not None:
-            query = query.where(AuditEvent.seq < before)
-        query = query.order_by(AuditEvent.seq.desc())
+def _place(place: Place):  # noqa: ANN202 - a SQL row value
+    return tuple_(literal(place[0], AuditEvent.at.type), literal(place[1], AuditEvent.seq.type))
+
+
+def _by_person(wanted: AuditFilter) -> bool:
+    return any(getattr(wanted, name) for name in ("user", "subject", "participant", "actor"))
+
+
+def _kind_is(wanted: AuditFilter, kind: str):  # noqa: ANN202
+    """``kind = k``; beside a person's filter written so the store reads that person's index
+    (far fewer rows, as a rule, than any kind has) rather than the kind's."""
+    column = AuditEvent.kind.concat("") if _by_person(wanted) else AuditEvent.kind
+    return column == kind
+
+
+def _filtered(query, wanted: AuditFilter):  # noqa: ANN001, ANN202
     for name in ("subject", "participant", "ref", "actor"):
         if getattr(wanted, name):
             query = query.where(getattr(AuditEvent, name) == getattr(wanted, name))
-    if wanted.kind and wanted.kind.endswith(FAMILY):
+    if wanted.kinds is not None:
+        if not wanted.kinds:
+            query = query.where(false())
+    elif wanted.kind and wanted.kind.endswith(FAMILY):
         family = wanted.kind[:-1]  # "org." .. "org/": a range the kind index serves
         query = query.where(AuditEvent.kind >= family,
                             AuditEvent.kind < family[:-1] + chr(ord(".") + 1))
     elif wanted.kind:
-        query = query.where(AuditEvent.kind == wanted.kind)
+        query = query.where(_kind_is(wanted, wanted.kind))
     if wanted.since is not None:
         query = query.where(AuditEvent.at >= wanted.since)
     if wanted.until is not None:
         query = query.where(AuditEvent.at < wanted.until)
+    if wanted.up_to is not None:
+        query = query.where(AuditEvent.seq <= wanted.up_to)
     return query
-

@@ -1,13 +1,14 @@
-"""The console's organisation file uploads, and audit indexes for reading the trail by person.
+"""The console's organisation file uploads, and audit indexes for reading the trail by time.
 
 ``org_file_upload`` keeps an uploaded organisation file by its SHA-256 between its review (the
 dry-run plan) and its apply, so the apply runs exactly the reviewed text, from any worker, even
 after the administrator had to sign in again.
 
-The audit page lists events newest first, filtered by a user (actor or subject) or a
-participant: ``actor`` gets an index, and the subject and participant indexes carry ``seq`` so
-that such a page is one index range read on PostgreSQL too (SQLite's indexes carry the row id,
-which is ``seq``, already).
+The console's audit page lists events newest first, filtered by a user (actor or subject), a
+participant, a kind or a time range, each page one index range read however long the trail:
+a person's events in chain order (``actor`` is new; ``subject`` and ``participant`` are rebuilt
+with ``seq``, which SQLite's indexes carried already as the row id), a kind's or a time range's
+by time (``kind_at`` is rebuilt with ``seq``; ``at`` is new).
 
 Revision ID: 0011
 Revises: 0010
@@ -20,7 +21,11 @@ down_revision = "0010"
 branch_labels = None
 depends_on = None
 
-BY_PERSON = (("ix_audit_event_subject", "subject"), ("ix_audit_event_participant", "participant"))
+# name -> (columns before, columns after)
+REBUILT = {"ix_audit_event_subject": (["subject"], ["subject", "seq"]),
+           "ix_audit_event_participant": (["participant"], ["participant", "seq"]),
+           "ix_audit_event_kind_at": (["kind", "at"], ["kind", "at", "seq"])}
+NEW = {"ix_audit_event_actor": ["actor", "seq"], "ix_audit_event_at": ["at", "seq"]}
 
 
 def upgrade() -> None:
@@ -35,16 +40,18 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("digest", name="pk_org_file_upload"),
     )
     op.create_index("ix_org_file_upload_uploaded_at", "org_file_upload", ["uploaded_at"])
-    op.create_index("ix_audit_event_actor", "audit_event", ["actor", "seq"])
-    for name, column in BY_PERSON:
+    for name, (_before, after) in REBUILT.items():
         op.drop_index(name, table_name="audit_event")
-        op.create_index(name, "audit_event", [column, "seq"])
+        op.create_index(name, "audit_event", after)
+    for name, columns in NEW.items():
+        op.create_index(name, "audit_event", columns)
 
 
 def downgrade() -> None:
-    for name, column in BY_PERSON:
+    for name in NEW:
         op.drop_index(name, table_name="audit_event")
-        op.create_index(name, "audit_event", [column])
-    op.drop_index("ix_audit_event_actor", table_name="audit_event")
+    for name, (before, _after) in REBUILT.items():
+        op.drop_index(name, table_name="audit_event")
+        op.create_index(name, "audit_event", before)
     op.drop_index("ix_org_file_upload_uploaded_at", table_name="org_file_upload")
     op.drop_table("org_file_upload")

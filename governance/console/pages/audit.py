@@ -32,12 +32,13 @@ from governance.operations.audit_reading import (
 from governance.reads.audit import (
     FAMILY,
     AuditFilter,
+    Place,
     audit_event,
     audit_kinds,
-    audit_page,
     basis_descriptions,
     events_up_to,
-    newest_page,
+    place_of,
+    timeline_page,
     trail_length,
 )
 from governance.signin.powers import AUDITOR
@@ -77,29 +78,30 @@ def audit():
     wanted, errors = _filters(form, kinds)
     before, after = _cursor("before"), _cursor("after")
     rows, newer, older = [], False, False
-    if not errors:
-        if after is not None:
-            rows = audit_page(session, wanted, after, PAGE_SIZE + 1)
-            newer, older, rows = len(rows) > PAGE_SIZE, True, rows[:PAGE_SIZE][::-1]
-        else:
-            rows = newest_page(session, wanted, before, PAGE_SIZE + 1)
-            newer, older, rows = before is not None, len(rows) > PAGE_SIZE, rows[:PAGE_SIZE]
-    events = [(e, audit_text.summary(e)) for e in rows]
-    total, last_check = trail_length(session), _last_check(session)
-    RecordAuditReading(signed_in_user().id, VIEWED, {
-        "page": "events", "filters": wanted.as_dict(),
-        "before": before, "after": after, "shown": len(rows),
-        "rows": [rows[-1].seq, rows[0].seq] if rows else None}, state().clock()).execute(session)
+    if not errors and after is not None:
+        rows = timeline_page(session, wanted, PAGE_SIZE + 1, after=_place(session, after))
+        newer, older, rows = len(rows) > PAGE_SIZE, True, rows[:PAGE_SIZE][::-1]
+    elif not errors:
+        place = _place(session, before) if before is not None else None
+        rows = timeline_page(session, wanted, PAGE_SIZE + 1, before=place)
+        newer, older, rows = before is not None, len(rows) > PAGE_SIZE, rows[:PAGE_SIZE]
     links = _filter_args()
-    return render_template(
-        "governance/console/audit.html", form=form, errors=errors, events=events,
-        total=total, wanted=wanted, last_check=last_check, verify_form=VerifyForm(),
+    page = render_template(
+        "governance/console/audit.html", form=form, errors=errors,
+        events=[(e, audit_text.summary(e)) for e in rows], total=trail_length(session),
+        wanted=wanted, last_check=_last_check(session), verify_form=VerifyForm(),
         newer_url=url_for(".audit", **links, after=rows[0].seq) if newer and rows else None,
         older_url=url_for(".audit", **links, before=rows[-1].seq) if older and rows else None,
         newest_url=url_for(".audit", **links) if before is not None or after is not None
         else None,
-        csv_url=url_for(".audit_export", **links), list_args=_list_args()), \
-        400 if errors else 200
+        csv_url=url_for(".audit_export", **links), list_args=_list_args())
+    # Recorded once the page is ready (and before it is sent): its commit would otherwise
+    # expire every row the template still has to read.
+    RecordAuditReading(signed_in_user().id, VIEWED, {
+        "page": "events", "filters": wanted.as_dict(),
+        "before": before, "after": after, "shown": len(rows),
+        "rows": [rows[-1].seq, rows[0].seq] if rows else None}, state().clock()).execute(session)
+    return page, 400 if errors else 200
 
 
 @bp.get("/audit/events/<int:seq>")
@@ -187,9 +189,12 @@ def _filters(form: AuditFilterForm, kinds: list[str]) -> tuple[AuditFilter, dict
     until = _time(form.until.data, "Until", errors, end_of)
     if since and until and since >= until:
         errors["Until"] = "must be later than From"
+    family = ([k for k in kinds if k.startswith(kind[:-1])]
+              if kind and kind.endswith(FAMILY) else None)
     wanted = AuditFilter(user=(form.user.data or "").strip() or None,
                          participant=(form.participant.data or "").strip() or None,
-                         kind=kind, since=since, until=until)
+                         kind=kind, since=since, until=until,
+                         kinds=tuple(family) if family is not None else None)
     return wanted, errors
 
 
@@ -232,6 +237,14 @@ def _cursor(name: str) -> int | None:
     if not value.isascii() or not value.isdigit() or not 0 <= int(value) <= MAX_SEQ:
         abort(400, f"{name} must be an event number")
     return int(value)
+
+
+def _place(session, seq: int) -> Place:  # noqa: ANN001
+    """Where the page starting at event ``seq`` (a cursor in its link) begins."""
+    place = place_of(session, seq)
+    if place is None:
+        abort(400, f"There is no audit event {seq} to page from.")
+    return place
 
 
 def _filter_args() -> dict[str, str]:
