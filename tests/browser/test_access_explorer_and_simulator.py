@@ -23,6 +23,8 @@ def open_from_nav(page, label: str) -> None:
 def test_explore_who_can_see_a_field_and_what_one_person_can(page_as, check_page):
     page = page_as("cora")
     open_from_nav(page, "Access explorer")
+    page.get_by_text("How access is counted").click()
+    expect(page.get_by_text("its grants count in every program")).to_be_visible()
     check_page(page, "access-explorer")
 
     page.get_by_label("Field").select_option("identity.name")

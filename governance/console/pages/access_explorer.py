@@ -7,9 +7,9 @@ from flask import render_template, request, url_for
 from sqlalchemy import select
 
 from governance.console import bp
+from governance.console.access_paths import describe_path
 from governance.extension import state
 from governance.models import Program
-from governance.policy.explain import shown_until
 from governance.policy.vocabulary import ACTIONS
 from governance.reads.access import VIA, what_user_can_act, who_can_act
 from governance.signin.powers import ADMIN, AUDITOR
@@ -41,7 +41,7 @@ def access_explorer():
     context = {"mode": mode, "programs": programs, "actions": ACTIONS, "via_labels": VIA_LABELS,
                "path_phrases": PATH_PHRASES,
                "groups": _field_groups(snap.field_ids), "errors": errors, "result": None,
-               "shown_until": shown_until, "explorer_url": url_for(".access_explorer")}
+               "describe_path": describe_path, "explorer_url": url_for(".access_explorer")}
     if mode == "field":
         asked = {"field": _text(args, "field"), "action": args.get("action") or "view",
                  "program": args.get("program") or next(iter(programs), ""),
