@@ -21,6 +21,7 @@ from governance.models import RoleAssignment, User
 from governance.reads.role_matrix import ORGANIZATION, MatrixState, live_window
 
 EVERY_PROGRAM = None  # the context of organisation-wide roles
+CHUNK = 1000  # users per query (bound parameters)
 
 
 @dataclass
@@ -105,14 +106,20 @@ def _assignments(session: Session, changed: set[str], state: MatrixState, now: d
     organisation-wide roles, program -> roles held there)."""
     live = [RoleAssignment.ended_at.is_(None), live_window(RoleAssignment, now),
             User.active.is_(True)]
-    holders = (select(RoleAssignment.user_id).join(User, User.id == RoleAssignment.user_id)
-               .where(RoleAssignment.role_id.in_(sorted(changed)), *live))
-    held: dict[str, tuple[str | None, set[str], dict[str, set[str]]]] = {}
-    for user, name, role, program in session.execute(
+    # Two plain steps (the holders, then their assignments by the user index) rather than one
+    # query with a subquery, which a planner without fresh statistics runs as a nested loop.
+    holders = sorted(set(session.scalars(
+        select(RoleAssignment.user_id).join(User, User.id == RoleAssignment.user_id)
+        .where(RoleAssignment.role_id.in_(sorted(changed)), *live))))
+    rows = []
+    for start in range(0, len(holders), CHUNK):
+        rows += session.execute(
             select(RoleAssignment.user_id, User.name, RoleAssignment.role_id,
                    RoleAssignment.program_id)
             .join(User, User.id == RoleAssignment.user_id)
-            .where(RoleAssignment.user_id.in_(holders), *live)):
+            .where(RoleAssignment.user_id.in_(holders[start:start + CHUNK]), *live)).all()
+    held: dict[str, tuple[str | None, set[str], dict[str, set[str]]]] = {}
+    for user, name, role, program in rows:
         info = state.roles.get(role)
         if info is None:
             continue  # a retired role counts for nothing

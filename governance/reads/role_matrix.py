@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -101,13 +102,17 @@ def load_state(session: Session, action: str) -> MatrixState:
         .order_by(Role.id))}
     patterns: dict[str, list[str]] = defaultdict(list)
     lines: dict[tuple[str, str], list[list[str]]] = defaultdict(list)
-    for rule in session.scalars(select(CasbinRule).where(CasbinRule.ptype == "p",
-                                                         CasbinRule.v2 == action)
-                                .order_by(CasbinRule.v0, CasbinRule.v1, CasbinRule.id)):
-        values = rule.values()
-        if (rule.v0, rule.v1) not in lines:
-            patterns[rule.v0].append(rule.v1)
-        lines[(rule.v0, rule.v1)].append(values)
+    for row in session.execute(
+            select(CasbinRule.v0, CasbinRule.v1, CasbinRule.v2, CasbinRule.v3, CasbinRule.v4,
+                   CasbinRule.v5)
+            .where(CasbinRule.ptype == "p", CasbinRule.v2 == action)
+            .order_by(CasbinRule.v0, CasbinRule.v1, CasbinRule.id)):
+        values = list(row)
+        while values and values[-1] == "":
+            values.pop()
+        if (row[0], row[1]) not in lines:
+            patterns[row[0]].append(row[1])
+        lines[(row[0], row[1])].append(values)
     base = hashlib.sha256(canonical({
         "action": action, "fields": list(fields), "roles": [[r.id, r.scope] for r in
                                                             roles.values()],
@@ -187,18 +192,10 @@ def rewrites(state: MatrixState, changes: list[CellChange]) -> list[Rewrite]:
 
 # -- the grid ---------------------------------------------------------------------------------
 
-@dataclass(slots=True)
-class Cell:
-    role: str
-    checked: bool
-    source: str | None  # the pattern that grants it (None: by id, or not granted)
-    changed: bool  # differs from the store (a draft's change)
-
-
 @dataclass
 class Section:
     group: str
-    rows: list[tuple[FieldRow, list[Cell]]]
+    fields: list[FieldRow]
 
 
 @dataclass
@@ -207,6 +204,11 @@ class RoleColumn:
     name: str | None
     scope: str
     holders: int
+
+
+# One cell of the grid: (role, checked, the pattern that grants it or None when granted by its
+# id or not at all, changed by the draft). Plain tuples: a 40 x 300 grid has 12,000.
+Cell = tuple[str, bool, str | None, bool]
 
 
 @dataclass
@@ -219,56 +221,69 @@ class Grid:
     programs: list[tuple[str, str]]
     groups: list[str]
     changes: list[CellChange]
+    _draft: dict[tuple[str, str], bool] = field(init=False, repr=False)
+    _columns: list[tuple[str, dict[str, str]]] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._draft = {(c.role, c.field): c.granted for c in self.changes}
+        self._columns = [(r.id, self.state.sources(r.id)) for r in self.roles]
 
     @property
     def field_ids(self) -> list[str]:
-        return [row.id for section in self.sections for row, _ in section.rows]
+        return [f.id for section in self.sections for f in section.fields]
+
+    def cells(self, field_id: str) -> Iterator[Cell]:
+        """The field's cells, one per role shown, with the draft's changes drawn in."""
+        draft = self._draft
+        for role, sources in self._columns:
+            source = sources.get(field_id)
+            granted = source is not None
+            wanted = draft.get((role, field_id), granted) if draft else granted
+            yield (role, wanted, source if wanted and source != field_id else None,
+                   wanted != granted)
 
 
 def load_grid(session: Session, state: MatrixState, now: datetime, *, program: str | None = None,
               group: str | None = None, changes: list[CellChange] = ()) -> Grid:
     """The grid for ``state``'s action: every live role (with a program: the roles held there
     and the organisation-wide ones), the fields of ``group`` or all, with ``changes`` drawn in."""
-    programs = [(p.id, p.name) for p in session.execute(
-        select(Program.id, Program.name).where(Program.retired_at.is_(None))
-        .order_by(Program.id))]
+    programs = list(program_names(session).items())
     if program is not None and program not in dict(programs):
         raise Invalid.naming({"program": f"unknown program {program[:64]!r}"})
     groups = list(dict.fromkeys(f.group for f in state.fields.values()))
     if group is not None and group not in groups:
         raise Invalid.naming({"group": f"unknown field group {group[:64]!r}"})
-    holders = holder_counts(session, now, program)
+    holders = holder_counts(session, now, program, [r.id for r in state.roles.values()
+                                                    if r.scope == ORGANIZATION])
     roles = [RoleColumn(r.id, r.name, r.scope, holders.get(r.id, 0))
              for r in state.roles.values()
              if program is None or r.scope == ORGANIZATION or r.id in holders]
-    draft = {(c.role, c.field): c.granted for c in changes}
-    columns = [(r.id, state.sources(r.id)) for r in roles]
     sections: dict[str, Section] = {}
     for f in state.fields.values():
-        if group is not None and f.group != group:
-            continue
-        cells = []
-        for role, sources in columns:
-            source = sources.get(f.id)
-            granted = source is not None
-            wanted = draft.get((role, f.id), granted) if draft else granted
-            cells.append(Cell(role, wanted, source if wanted and source != f.id else None,
-                              wanted != granted))
-        sections.setdefault(f.group, Section(f.group, [])).rows.append((f, cells))
+        if group is None or f.group == group:
+            sections.setdefault(f.group, Section(f.group, [])).fields.append(f)
     return Grid(state, program, group, roles, list(sections.values()), programs, groups,
                 list(changes))
 
 
-def holder_counts(session: Session, now: datetime, program: str | None) -> dict[str, int]:
-    """Active users holding each role now (in ``program``, or organisation-wide, if given)."""
+def program_names(session: Session) -> dict[str, str]:
+    """Live programs: id -> name, by id."""
+    return dict(session.execute(select(Program.id, Program.name).where(
+        Program.retired_at.is_(None)).order_by(Program.id)).all())
+
+
+def holder_counts(session: Session, now: datetime, program: str | None,
+                  everywhere: Collection[str] = ()) -> dict[str, int]:
+    """Active users holding each role now (in ``program``, if given, or through one of the
+    organisation-wide roles ``everywhere``)."""
     where = [RoleAssignment.ended_at.is_(None), live_window(RoleAssignment, now),
              User.active.is_(True)]
     if program is not None:
-        where.append(or_(RoleAssignment.program_id == program, Role.scope == ORGANIZATION))
+        where.append(or_(RoleAssignment.program_id == program,
+                         RoleAssignment.role_id.in_(sorted(everywhere))))
     rows = session.execute(
         select(RoleAssignment.role_id, func.count(func.distinct(RoleAssignment.user_id)))
         .join(User, User.id == RoleAssignment.user_id)
-        .join(Role, Role.id == RoleAssignment.role_id)
         .where(*where).group_by(RoleAssignment.role_id))
     return dict(rows.all())
 
