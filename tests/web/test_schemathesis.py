@@ -47,7 +47,8 @@ SETTINGS = dict(deadline=None, derandomize=True, database=None, print_blob=False
                                        HealthCheck.function_scoped_fixture])
 TUPLE = ("subject", "action", "resource", "context")
 DECISION_OPERATIONS = {
-    ("POST", "/api/v1/decisions"), ("POST", "/api/v1/filter"),
+    ("POST", "/api/v1/decisions"), ("POST", "/api/v1/decisions/explain"),
+    ("POST", "/api/v1/filter"),
     ("POST", "/access/v1/evaluation"), ("POST", "/access/v1/evaluations")}
 
 
