@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from markupsafe import Markup, escape
 
-from governance.policy.explain import shown_until
+from governance.policy.trail import shown_until
 from governance.reads.access import CASE_ROLE, ORGANIZATION_ROLE, AccessPath
 
 PATH_LABELS = {"organization_role": "Organisation-wide role", "program_role": "Program role",

@@ -14,7 +14,6 @@ whose case the user is on; the explorer lists which.
 """
 from __future__ import annotations
 
-import threading
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -24,10 +23,18 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from governance.db import DIRECTORY
-from governance.models import CasbinRule, RoleAssignment, User
-from governance.policy.explain import Facts, Origin, directory_group
+from governance.models import RoleAssignment, User
 from governance.policy.patterns import expand, field_match, matches_any
-from governance.policy.snapshot import AssignmentInfo, InvolvementInfo, OverrideInfo, Snapshot
+from governance.policy.snapshot import AssignmentInfo, OverrideInfo, Snapshot
+from governance.policy.trail import Facts, Origin, directory_group
+from governance.reads.access_index import (
+    ANY_PROGRAM,
+    active_cases,
+    assignments_by_role,
+    cases_by_user,
+    grant_patterns,
+    group_sizes,
+)
 
 ORGANIZATION_ROLE, PROGRAM_ROLE, CASE_ROLE = "organization_role", "program_role", "case_role"
 OVERRIDE, BREAK_GLASS, DIRECTORY_GROUP = "override", "break_glass", "directory_group"
@@ -142,7 +149,7 @@ def who_can_act(session: Session, snap: Snapshot, now: datetime, *, field_id: st
         candidates = {u: p for u, p in candidates.items() if any(k == via for k, _ in p)}
     counts = dict.fromkeys((ORGANIZATION_ROLE, PROGRAM_ROLE, CASE_ROLE, OVERRIDE, BREAK_GLASS,
                             NO_CASE_NOW), 0)
-    cases = _cases_by_user(snap)
+    cases = cases_by_user(snap)
     for user, held in candidates.items():
         kinds = {k for k, _ in held}
         for kind in kinds:
@@ -189,7 +196,7 @@ def what_user_can_act(session: Session, snap: Snapshot, now: datetime, *, user_i
 def explanation_facts(session: Session, snap: Snapshot, subject: str) -> Facts:
     """What a decision's trail needs beyond the snapshot, for ``subject``."""
     ids = [a.id for a in snap.assignments.get(subject, ())]
-    return Facts(grant_patterns(session, snap), _origins(session, ids))
+    return Facts(grant_patterns(snap, session), _origins(session, ids))
 
 
 # The candidates, from the snapshot -------------------------------------------------------
@@ -203,7 +210,7 @@ def _field_candidates(snap: Snapshot, now: datetime, field_id: str, action: str,
     assignments of the roles that grant it in the program (and organisation-wide)."""
     active = snap.active_users
     found: dict[str, Held] = {}
-    index = _assignments_by_role(snap)
+    index = assignments_by_role(snap)
     for role, scope in snap.role_scopes.items():
         kind = SCOPE_KIND.get(scope)
         if kind is None or field_id not in snap.grants.get((role, action), ()):
@@ -252,7 +259,7 @@ def _section(snap: Snapshot, program: str, action: str, held: list[AccessPath]
     groups: dict[tuple[str, tuple], list[str]] = defaultdict(list)
     for f in sorted(per_field):
         groups[(f.split(".", 1)[0], tuple(p.key for p in per_field[f]))].append(f)
-    in_group = _group_sizes(snap)
+    in_group = group_sizes(snap)
     rows = [FieldRow(group, fields, len(fields) == in_group[group], per_field[fields[0]])
             for (group, _), fields in sorted(groups.items(), key=lambda kv: (kv[0][0],
                                                                              kv[1][0]))]
@@ -274,96 +281,6 @@ def _override_path(o: OverrideInfo, field_id: str | None) -> AccessPath:
                       actions=o.actions)
 
 
-# One index per snapshot: the assignments of each role -----------------------------------
-
-_index_lock = threading.Lock()
-_index: tuple[Snapshot | None, dict] = (None, {})
-ANY_PROGRAM = "*"  # the index key of an organisation-wide role's assignments
-
-
-def _assignments_by_role(snap: Snapshot
-                         ) -> dict[tuple[str, str | None], list[tuple[str, AssignmentInfo]]]:
-    """(role, program) -> (user, assignment) for every live assignment (an organisation-wide
-    role's under ANY_PROGRAM: it counts in every program); built once per snapshot (a new
-    snapshot is a new object, so a stale index is never used)."""
-    global _index
-    held, index = _index
-    if held is snap:
-        return index
-    with _index_lock:
-        if _index[0] is snap:
-            return _index[1]
-        fresh: dict[tuple[str, str | None], list[tuple[str, AssignmentInfo]]] = defaultdict(list)
-        scopes = snap.role_scopes
-        for user, assignments in snap.assignments.items():
-            for a in assignments:
-                where = ANY_PROGRAM if scopes.get(a.role) == "organization" else a.program
-                fresh[(a.role, where)].append((user, a))
-        _index = (snap, dict(fresh))
-        return _index[1]
-
-
-_cases_lock = threading.Lock()
-_cases: tuple[Snapshot | None, dict] = (None, {})
-
-
-def _cases_by_user(snap: Snapshot) -> dict[tuple[str, str], list[tuple[str, InvolvementInfo]]]:
-    """(user, program) -> (participant, involvement) for every live involvement; built once
-    per snapshot, like the assignments' index."""
-    global _cases
-    if _cases[0] is snap:
-        return _cases[1]
-    with _cases_lock:
-        if _cases[0] is snap:
-            return _cases[1]
-        fresh: dict[tuple[str, str], list[tuple[str, InvolvementInfo]]] = defaultdict(list)
-        for (user, participant), involvements in snap.involvements.items():
-            for i in involvements:
-                fresh[(user, i.program)].append((participant, i))
-        _cases = (snap, dict(fresh))
-        return _cases[1]
-
-
-def active_cases(snap: Snapshot, now: datetime, user: str, program: str | None) -> list[str]:
-    """The participants whose case ``user`` is on in ``program`` now, sorted."""
-    return sorted({p for p, i in _cases_by_user(snap).get((user, program), ()) if i.active(now)})
-
-
-_groups_lock = threading.Lock()
-_groups: tuple[Snapshot | None, dict[str, int]] = (None, {})
-
-
-def _group_sizes(snap: Snapshot) -> dict[str, int]:
-    global _groups
-    if _groups[0] is not snap:
-        sizes: dict[str, int] = defaultdict(int)
-        for f in snap.field_ids:
-            sizes[f.split(".", 1)[0]] += 1
-        with _groups_lock:
-            _groups = (snap, dict(sizes))
-    return _groups[1]
-
-
-_patterns_lock = threading.Lock()
-_patterns: tuple[Snapshot | None, dict] = (None, {})
-
-
-def grant_patterns(session: Session, snap: Snapshot) -> dict[tuple[str, str], tuple[str, ...]]:
-    """(role, action) -> the field patterns of its grants as written (the role matrix)."""
-    global _patterns
-    if _patterns[0] is snap:
-        return _patterns[1]
-    found: dict[tuple[str, str], list[str]] = defaultdict(list)
-    for role, pattern, action in session.execute(
-            select(CasbinRule.v0, CasbinRule.v1, CasbinRule.v2)
-            .where(CasbinRule.ptype == "p").order_by(CasbinRule.id)):
-        found[(role, action)].append(pattern)
-    value = {key: tuple(dict.fromkeys(p)) for key, p in found.items()}
-    with _patterns_lock:
-        _patterns = (snap, value)
-    return value
-
-
 # Details of the page shown, from the store ------------------------------------------------
 
 def _fill_details(session: Session, snap: Snapshot, now: datetime, holders: list[Holder],
@@ -378,7 +295,7 @@ def _fill_details(session: Session, snap: Snapshot, now: datetime, holders: list
     assignment_ids = [int(p.ref.partition(":")[2]) for p in paths
                       if p.ref.startswith("assignment:")]
     origins = _origins(session, assignment_ids)
-    patterns = grant_patterns(session, snap)
+    patterns = grant_patterns(snap, session)
     for h in holders:
         h.name = names.get(h.user, h.name)
         for p in h.paths:

@@ -10,8 +10,15 @@ from governance.console import bp
 from governance.console.access_paths import describe_path
 from governance.extension import state
 from governance.models import Program
+from governance.policy.snapshot import Snapshot
 from governance.policy.vocabulary import ACTIONS
-from governance.reads.access import VIA, what_user_can_act, who_can_act
+from governance.reads.access import (
+    VIA,
+    FieldHolders,
+    UserAccess,
+    what_user_can_act,
+    who_can_act,
+)
 from governance.signin.powers import ADMIN, AUDITOR
 from governance.signin.session import any_power_required
 
@@ -30,61 +37,73 @@ MAX_TEXT = 200
 @any_power_required(ADMIN, AUDITOR)
 def access_explorer():
     """``mode=field`` (default): who can act on a field; ``mode=user``: what a user can."""
-    session, snap, now = state().session, state().snapshot(), state().clock()
+    session, snap = state().session, state().snapshot()
     programs = dict(session.execute(select(Program.id, Program.name)
                                     .where(Program.retired_at.is_(None))
                                     .order_by(Program.name)).all())
-    args = request.args
-    mode = "user" if args.get("mode") == "user" else "field"
-    errors: dict[str, str] = {}
-    page = _page_number(args.get("page"))
+    mode = "user" if request.args.get("mode") == "user" else "field"
     context = {"mode": mode, "programs": programs, "actions": ACTIONS, "via_labels": VIA_LABELS,
-               "path_phrases": PATH_PHRASES,
-               "groups": _field_groups(snap.field_ids), "errors": errors, "result": None,
-               "describe_path": describe_path, "explorer_url": url_for(".access_explorer")}
-    if mode == "field":
-        asked = {"field": _text(args, "field"), "action": args.get("action") or "view",
-                 "program": args.get("program") or next(iter(programs), ""),
-                 "q": _text(args, "q"), "via": args.get("via") or ""}
-        context["asked"] = asked
-        if asked["field"] is None:
-            return render_template(PAGE, **context)
-        if asked["field"] not in snap.fields:
-            errors["field"] = f"'{asked['field']}' is not a catalogued field id"
-        if asked["action"] not in ACTIONS:
-            errors["action"] = f"choose one of {', '.join(ACTIONS)}"
-        if asked["program"] not in programs:
-            errors["program"] = "choose a program"
-        if asked["via"] and asked["via"] not in VIA:
-            errors["via"] = "choose a path from the list"
-        if not errors:
-            context["result"] = who_can_act(
-                session, snap, now, field_id=asked["field"], action=asked["action"],
-                program=asked["program"], text=asked["q"], via=asked["via"] or None,
-                page=page, per_page=PER_PAGE)
-            context["page_link"] = lambda n: url_for(".access_explorer", **{
-                k: v for k, v in asked.items() if v}, page=n)
-        return render_template(PAGE, **context), 400 if errors else 200
-    asked = {"user": _text(args, "user"), "program": args.get("program") or "",
-             "action": args.get("action") or ""}
-    context["asked"] = asked
-    if asked["user"] is None:
+               "path_phrases": PATH_PHRASES, "groups": _field_groups(snap.field_ids),
+               "errors": {}, "result": None, "describe_path": describe_path,
+               "explorer_url": url_for(".access_explorer")}
+    answer = _who_can(context, snap) if mode == "field" else _what_user_can(context, snap)
+    if answer is None:  # nothing asked yet: the form alone
         return render_template(PAGE, **context)
-    if asked["program"] and asked["program"] not in programs:
+    context["result"] = answer
+    return render_template(PAGE, **context), 400 if context["errors"] else 200
+
+
+def _who_can(context: dict, snap: Snapshot) -> FieldHolders | None | bool:
+    """Who can act on the field asked for (False: the request has errors, None: no field)."""
+    args, programs, errors = request.args, context["programs"], context["errors"]
+    asked = context["asked"] = {
+        "field": _text(args, "field"), "action": args.get("action") or "view",
+        "program": args.get("program") or next(iter(programs), ""), "q": _text(args, "q"),
+        "via": args.get("via") or ""}
+    if asked["field"] is None:
+        return None
+    if asked["field"] not in snap.fields:
+        errors["field"] = f"'{asked['field']}' is not a catalogued field id"
+    if asked["action"] not in ACTIONS:
+        errors["action"] = f"choose one of {', '.join(ACTIONS)}"
+    if asked["program"] not in programs:
+        errors["program"] = "choose a program"
+    if asked["via"] and asked["via"] not in VIA:
+        errors["via"] = "choose a path from the list"
+    if errors:
+        return False
+    context["page_link"] = lambda n: url_for(".access_explorer", **{
+        k: v for k, v in asked.items() if v}, page=n)
+    return who_can_act(state().session, snap, state().clock(), field_id=asked["field"],
+                       action=asked["action"], program=asked["program"], text=asked["q"],
+                       via=asked["via"] or None, page=_page_number(args.get("page")),
+                       per_page=PER_PAGE)
+
+
+def _what_user_can(context: dict, snap: Snapshot) -> UserAccess | None | bool:
+    """What the user asked for can act on (False: errors, None: no user asked yet)."""
+    args, errors = request.args, context["errors"]
+    asked = context["asked"] = {"user": _text(args, "user"),
+                                "program": args.get("program") or "",
+                                "action": args.get("action") or ""}
+    if asked["user"] is None:
+        return None
+    if asked["program"] and asked["program"] not in context["programs"]:
         errors["program"] = "choose a program"
     if asked["action"] and asked["action"] not in ACTIONS:
         errors["action"] = f"choose one of {', '.join(ACTIONS)}"
-    if not errors:
-        result = what_user_can_act(session, snap, now, user_id=asked["user"],
-                                   program=asked["program"] or None,
-                                   action=asked["action"] or None, page=page)
-        if not result.exists:
-            errors["user"] = f"there is no user '{asked['user']}'"
-        else:
-            context["result"] = result
-            context["page_link"] = lambda n: url_for(".access_explorer", mode="user", **{
-                k: v for k, v in asked.items() if v}, page=n)
-    return render_template(PAGE, **context), 400 if errors else 200
+    if errors:
+        return False
+    result = what_user_can_act(state().session, snap, state().clock(), user_id=asked["user"],
+                               program=asked["program"] or None,
+                               action=asked["action"] or None,
+                               page=_page_number(args.get("page")))
+    if not result.exists:
+        errors["user"] = f"there is no user '{asked['user']}'"
+        return False
+    context["page_link"] = lambda n: url_for(".access_explorer", mode="user", **{
+        k: v for k, v in asked.items() if v}, page=n)
+    return result
 
 
 def _text(args, name: str) -> str | None:  # noqa: ANN001
