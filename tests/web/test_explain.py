@@ -169,3 +169,19 @@ def test_the_step_a_reason_reports_is_marked_decisive(api):
     ghost = api.post("/api/v1/decisions/explain", json={**VIEW, "subject": "ghost"}).json
     last = ghost["trail"]["fields"]["identity.name"]["steps"][-1]
     assert (last["kind"], last["met"], last.get("decisive")) == ("subject", False, True)
+
+
+def test_a_simulation_is_not_a_use_of_the_assignment(org_app, api):
+    from governance.models import RoleAssignment
+
+    def last_used():
+        with org_app.app_context():
+            value = state(org_app).session.scalar(select(RoleAssignment.last_used_at).where(
+                RoleAssignment.user_id == "alice"))
+            state(org_app).session.rollback()
+        return value
+
+    assert api.post("/api/v1/decisions/explain", json=VIEW).json["allowed"]
+    assert last_used() is None  # an access review must not read a simulation as use
+    assert api.post("/api/v1/decisions", json=VIEW).json["allowed"]
+    assert last_used() is not None
