@@ -139,7 +139,7 @@ def run_backend(backend: str, args: argparse.Namespace) -> list[str]:
         org_wide = max((r for r in holders if scopes[r] == "organization"), key=holders.get)
         for role in (in_programs, org_wide):
             review_one_cell(app, client, form, role, scopes[role], holders[role], args.n, row)
-        row("apply one cell (once)", [apply_one_cell(app, form, in_programs)], "")
+        row("apply one cell (once)", [apply_one_cell(app, in_programs)], "")
         state(app).engine.close()
         with app.app_context():
             state(app).session.remove()
@@ -177,9 +177,10 @@ def review_one_cell(app, client, form: dict, role: str, scope: str,  # noqa: ANN
         session.rollback()
 
 
-def apply_one_cell(app, form: dict, role: str) -> float:  # noqa: ANN001
+def apply_one_cell(app, role: str) -> float:  # noqa: ANN001
     """Review and apply one unchecked cell, signed in afresh; the apply request's time."""
     client = signed_in_client(app)
+    form = grid_form(client.get("/console/role-matrix?action=view").get_data(as_text=True))
     cell = next(c for c in form["grant"] if c.startswith(role + " "))
     page = client.post("/console/role-matrix/review", data={
         **form, "grant": [c for c in form["grant"] if c != cell]}).get_data(as_text=True)
