@@ -68,7 +68,7 @@ def summary(event: AuditEvent, payload: dict | None = None) -> str:
         return (f"{p.get('decision', '?')}: {request.get('action', '?')} {counted}{to}"
                 + (f" for {request['purpose']}" if request.get("purpose") else ""))
     if kind == "org.change":
-        return " ".join(str(p.get(k)) for k in ("op", "section", "key") if p.get(k))
+        return org_change_text(p)
     if kind == "org.conflict":
         return str(p.get("conflict", ""))
     if kind == "org.applied":
@@ -86,6 +86,44 @@ def summary(event: AuditEvent, payload: dict | None = None) -> str:
         return (f"{'intact' if p.get('intact') else 'BROKEN'}: {p.get('rows')} row(s) checked"
                 + ("" if p.get("intact") else f", {p.get('problems')} problem(s)"))
     return _generic(p)
+
+
+VERBS = {"create": "created", "update": "updated", "end": "ended", "retire": "retired",
+         "disable": "disabled", "enable": "enabled", "add": "added", "remove": "removed"}
+
+
+def org_change_text(payload: dict) -> str:
+    """An org file change in words: ``created assignment: sam as supervisor in housing until
+    2027-07-01`` for ``create assignments sam supervisor housing - 2027-07-01T00:00:00``."""
+    op, section = str(payload.get("op", "")), str(payload.get("section", ""))
+    parts = [_moment(part) for part in str(payload.get("key", "")).split(" ")]
+    verb = VERBS.get(op, op)
+    if section == "assignments" and len(parts) >= 3:
+        where = "every program" if parts[2] == "-" else parts[2]
+        return f"{verb} assignment: {parts[0]} as {parts[1]} in {where}{_window(parts[3:5])}"
+    if section == "involvements" and len(parts) >= 3:
+        return (f"{verb} involvement: {parts[0]} on {parts[1]}'s case in {parts[2]}"
+                f"{_window(parts[3:5])}")
+    if section == "enrollments" and len(parts) >= 2:
+        return f"{verb} enrollment: {parts[0]} in {parts[1]}"
+    if section == "grants" and len(parts) >= 3:
+        return f"{verb} grant: {parts[0]} may {parts[2]} {parts[1]}"
+    noun = {"directory": "directory mapping"}.get(section, section.removesuffix("s"))
+    detail = payload.get("detail")
+    changed = f" ({', '.join(map(str, detail))})" if isinstance(detail, dict) and detail else ""
+    return f"{verb} {noun}: {' '.join(parts)}{changed}"
+
+
+def _moment(part: str) -> str:
+    """An ISO date-time in a key as people write it: a midnight is just its date."""
+    if len(part) >= 19 and part[4:5] == "-" and part[10:11] == "T":
+        return part[:10] if part[11:19] == "00:00:00" else f"{part[:10]} {part[11:16]}"
+    return part
+
+
+def _window(parts: list[str]) -> str:
+    start, end = (parts + ["-", "-"])[:2]
+    return (f" from {start}" if start != "-" else "") + (f" until {end}" if end != "-" else "")
 
 
 def decision_outcomes(payload: dict, described: dict[str, str]) -> list[FieldOutcome]:
@@ -146,8 +184,10 @@ def _filters_text(filters: dict) -> str:
 def _generic(payload: dict) -> str:
     parts = []
     for key, value in payload.items():
-        if isinstance(value, str | int | float | bool) and value not in ("", None):
-            parts.append(f"{key} {value}")
+        if isinstance(value, bool):
+            parts.append(f"{key.replace('_', ' ')}: {'yes' if value else 'no'}")
+        elif isinstance(value, str | int | float) and value != "":
+            parts.append(f"{key.replace('_', ' ')}: {value}")
         if len(parts) == 4:
             break
     return ", ".join(parts)

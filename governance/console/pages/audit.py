@@ -60,8 +60,10 @@ class AuditFilterForm(FlaskForm):
                        description="Who acted, or whom the event is about")
     participant = StringField("Participant", [Optional(), Length(max=200)])
     kind = SelectField("Kind", choices=[SelectChoice("", "Any kind")], validate_choice=False)
-    since = StringField("From", [Optional()], description="UTC; a date or a date and time")
-    until = StringField("Until", [Optional()], description="UTC; a date includes that whole day")
+    since = StringField("From", [Optional()],
+                        description="UTC: a date (2026-11-23) or a time (2026-11-23T14:30)")
+    until = StringField("Until", [Optional()],
+                        description="UTC: a date alone includes that whole day")
 
 
 class VerifyForm(FlaskForm):
