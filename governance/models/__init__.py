@@ -17,6 +17,7 @@ from governance.models.consent import Consent
 from governance.models.directory import DirectorySync, RoleAssignment, User
 from governance.models.disclosure import Disclosure
 from governance.models.elevation import Escalation, Override
+from governance.models.notification import Notification
 from governance.models.reviews import ReviewCampaign, ReviewItem
 from governance.models.state import PolicyChange, PolicyState
 from governance.models.uploads import OrgFileUpload
@@ -24,7 +25,8 @@ from governance.models.uploads import OrgFileUpload
 __all__ = [
     "ApiKey", "AuditEvent", "AuditHead", "Bundle", "CasbinRule", "Consent", "ConsoleGrantEdit",
     "DirectoryGroupRole",
-    "DirectorySync", "Disclosure", "Enrollment", "Escalation", "Field", "Involvement", "Override",
+    "DirectorySync", "Disclosure", "Enrollment", "Escalation", "Field", "Involvement",
+    "Notification", "Override",
     "OrgFileUpload", "Participant", "Partner",
     "PolicyChange", "PolicyState", "Program", "Purpose", "ReviewCampaign", "ReviewItem", "Role",
     "RoleAssignment", "User",
