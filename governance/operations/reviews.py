@@ -30,8 +30,14 @@ from governance.models import (
 from governance.notify import Notice, Notifier, deliver
 from governance.operations.common import active_actor, locked_row, optional_text
 from governance.operations.constraints import refuse_self_action, require_reviewer, require_status
-from governance.operations.elevation import approvers, override_document
+from governance.operations.elevation import override_document
 from governance.operations.errors import Invalid, NotFound
+from governance.operations.notices import (
+    override_expired,
+    override_expiring,
+    override_lapsed,
+    review_assigned,
+)
 from governance.operations.state import bump_revision
 from governance.policy.patterns import MAX_ID_LENGTH
 from governance.policy.snapshot import Window
@@ -189,22 +195,8 @@ class OpenCampaign:
         audit.append(session, "review.campaign_opened", summary | {"items": len(items)},
                      actor=actor, ref=campaign.id, at=self.now)
         session.commit()
-        deliver(self.notifier, session, assignment_notice(session, campaign, items, self.now))
+        deliver(self.notifier, session, *review_assigned(session, campaign, items, self.now))
         return OpenedCampaign(campaign, items)
-
-
-def assignment_notice(session: Session, campaign: ReviewCampaign, items: list[ReviewItem],
-                      now: datetime) -> Notice:
-    """Tell the reviewers of every program in the campaign that items await them."""
-    programs = {i.program_id for i in items}
-    reviewers = sorted({u for p in programs for what in ("override", "escalation")
-                        for u in approvers(session, what, p or "", now)})
-    return Notice("review.item_assigned", reviewers,
-                  f"Access review {campaign.id}: {len(items)} item(s) due {iso(campaign.due)}",
-                  "Keep or revoke each elevated assignment; undecided items will be "
-                  f"{'revoked' if campaign.on_no_decision == 'revoke' else 'kept'} at the due "
-                  "date.",
-                  {"campaign": campaign.id, "items": [i.id for i in items]})
 
 
 def campaign_items(session: Session, campaign_id: str) -> list[ReviewItem]:
@@ -306,9 +298,11 @@ class RunDue:
                                                       Override.requested_at <= cutoff)).all()
         for o in rows:
             o.status, o.resolved_at, o.resolved_by = "expired", self.now, "system"
-            self._audit("override.lapsed", override_document(o, self.now),
+            document = override_document(o, self.now)
+            self._audit("override.lapsed", document,
                         f"pending for more than {self.pending_minutes} minutes without a "
                         "decision", subject=o.user_id)
+            self.notices.append(override_lapsed(o, self.pending_minutes, document, self.now))
         return len(rows)
 
     def _expire_overrides(self, session: Session) -> int:
@@ -318,10 +312,7 @@ class RunDue:
             o.status = "expired"
             self._audit("override.expired", override_document(o, self.now),
                         f"its time ran out at {iso(o.expires_at)}", subject=o.user_id)
-            self.notices.append(Notice("override.expired", [o.user_id],
-                                       f"Your {o.kind.replace('_', '-')} {o.id} has expired",
-                                       "It no longer grants access.",
-                                       override_document(o, self.now)))
+            self.notices.append(override_expired(o, override_document(o, self.now), self.now))
         if rows:
             bump_revision(session, [("overrides", o.user_id) for o in rows])
         return len(rows)
@@ -335,10 +326,7 @@ class RunDue:
             o.warned_at = self.now
             self._audit("override.expiry_warned", override_document(o, self.now),
                         "ends within the hour: its holder was told", subject=o.user_id)
-            self.notices.append(Notice("override.expiring", [o.user_id],
-                                       f"Your override {o.id} expires within the hour",
-                                       f"It ends at {iso(o.expires_at)}.",
-                                       override_document(o, self.now)))
+            self.notices.append(override_expiring(o, override_document(o, self.now), self.now))
         return len(rows)
 
     def _remind(self, session: Session) -> int:
@@ -352,11 +340,9 @@ class RunDue:
             waiting = [i for i in campaign_items(session, campaign.id) if i.status == "open"]
             self._audit("review.reminder_sent", {"id": campaign.id, "undecided": len(waiting)},
                         "due within a day: reviewers were reminded")
-            if waiting:
-                notice = assignment_notice(session, campaign, waiting, self.now)
-                notice.event = "review.item_overdue"
-                notice.subject = f"Due within a day: {notice.subject}"
-                self.notices.append(notice)
+            self.notices += review_assigned(session, campaign, waiting, self.now,
+                                            event="review.item_overdue",
+                                            prefix="Due within a day: ")
         return len(campaigns)
 
     def _close_campaigns(self, session: Session) -> int:
@@ -392,6 +378,9 @@ class RunDue:
                                          self.now)
                 self._audit("review.campaign_opened", {"id": campaign.id, "roles": [role.id]},
                             f"role {role.id} is reviewed every {role.review_every_days} days")
+                session.flush()
+                self.notices += review_assigned(session, campaign,
+                                                campaign_items(session, campaign.id), self.now)
                 opened += 1
         return opened
 
