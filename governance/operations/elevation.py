@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from governance import audit
 from governance.clock import iso
+from governance.db import API
 from governance.ids import new_id
 from governance.models import (
     Enrollment,
@@ -25,8 +26,9 @@ from governance.models import (
     Role,
     RoleAssignment,
 )
-from governance.notify import Notice, Notifier, deliver
-from governance.operations.approvers import approvers, may_approve, reviewers
+from governance.notify import Notifier, deliver
+from governance.operations import notices
+from governance.operations.approvers import approvers, may_approve  # noqa: F401 (bench uses)
 from governance.operations.common import active_actor, locked_row, optional_text
 from governance.operations.constraints import (
     refuse_self_action,
@@ -72,6 +74,18 @@ def _roles_in(session: Session, user: str, program: str, now: datetime) -> list[
     return [role for role, a_id, where, valid_from, valid_until in rows
             if (role.scope == "organization" or where == program)
             and Window(a_id, valid_from, valid_until).active(now)]
+
+
+def override_limit(session: Session, user: str, program: str, now: datetime,
+                   service_cap: int) -> int | None:
+    """The most minutes ``user`` may ask for in ``program`` now: the service's cap or a lower
+    one of their roles there (None: they hold no role there, so they may not ask at all)."""
+    roles = _roles_in(session, user, program, now)
+    return _limit(roles, service_cap) if roles else None
+
+
+def _limit(roles: list[Role], service_cap: int) -> int:
+    return min([service_cap] + [r.max_override_minutes for r in roles if r.max_override_minutes])
 
 
 def enrolled(session: Session, participant: object, program: object) -> bool:
@@ -132,6 +146,21 @@ class OverrideRequest:
                    problems)
 
 
+@dataclass(frozen=True)
+class CheckedOverride:
+    """A request that passed every rule, as it would be written (``limit``: the most minutes
+    the requester could have asked for)."""
+
+    actor: str
+    program: str
+    participant: str | None
+    fields: list[str]
+    actions: list[str]
+    reason: str
+    minutes: int
+    limit: int
+
+
 @dataclass
 class RequestOverride:
     actor: str
@@ -139,33 +168,40 @@ class RequestOverride:
     now: datetime
     service_cap: int = 480
     notifier: Notifier = field(kw_only=True)  # told after the commit
+    via: str = field(default=API, kw_only=True)  # the front end, kept in the audit row
 
-    def execute(self, session: Session) -> Override:
+    def check(self, session: Session) -> CheckedOverride:
+        """Every rule the request must pass, without writing (a console preview asks this)."""
         actor = active_actor(session, self.actor)
-        reason = self.request.reason
         program, participant, fields, actions, minutes = self._checked(session)
         roles = _roles_in(session, actor, program, self.now)
         if not roles:
             raise Refused(f"'{actor}' holds no role in '{program}'",
                           {"actor": "no role in this program"})
-        limit = min([self.service_cap] + [r.max_override_minutes for r in roles
-                                          if r.max_override_minutes])
+        limit = _limit(roles, self.service_cap)
         if minutes > limit:
             raise Refused(f"at most {limit} minutes", {"minutes": f"at most {limit}"})
         self._eligible(session, roles, fields, actions, minutes)
+        return CheckedOverride(actor, program, participant, fields, actions,
+                               self.request.reason, minutes, limit)
+
+    def execute(self, session: Session) -> Override:
+        checked = self.check(session)
+        actor, reason = checked.actor, checked.reason
+        program, participant, fields, actions, minutes = (
+            checked.program, checked.participant, checked.fields, checked.actions,
+            checked.minutes)
         row = Override(id=new_id("ovr"), kind="override", user_id=actor, program_id=program,
                        participant_id=participant, fields=fields, actions=actions, reason=reason,
                        minutes=minutes, status="pending", requested_at=self.now)
         session.add(row)
         document = override_document(row, self.now)
-        audit.append(session, "override.requested", document, actor=actor, subject=actor,
+        audit.append(session, "override.requested", {**document, "via": self.via},
+                     actor=actor, subject=actor,
                      participant=participant, ref=row.id, at=self.now)
         session.commit()
-        deliver(self.notifier, session, Notice(
-            "override.requested", approvers(session, "override", program, self.now),
-            f"Override requested by {actor} in {program}",
-            f"{actor} asks for {', '.join(actions)} on {', '.join(fields)} for {minutes} "
-            f"minutes: {reason}", document))
+        deliver(self.notifier, session,
+                notices.override_requested(session, row, document, self.now))
         return row
 
     def _checked(self, session: Session):
@@ -223,6 +259,7 @@ class DecideOverride:
     now: datetime
     pending_minutes: int = 1440
     notifier: Notifier = field(kw_only=True)  # told after the commit
+    via: str = field(default=API, kw_only=True)
 
     def execute(self, session: Session) -> Override:
         actor = active_actor(session, self.actor)
@@ -243,13 +280,12 @@ class DecideOverride:
         else:
             row.status = "denied"
         document = override_document(row, self.now)
-        audit.append(session, f"override.{row.status}", document, actor=actor,
+        audit.append(session, f"override.{row.status}", {**document, "via": self.via},
+                     actor=actor,
                      subject=row.user_id, participant=row.participant_id, ref=row.id,
                      at=self.now)
         session.commit()
-        deliver(self.notifier, session, Notice(
-            f"override.{row.status}", [row.user_id], f"Your override {row.id} was {row.status}",
-            f"{actor} {row.status} it. {self.note or ''}".strip(), document))
+        deliver(self.notifier, session, notices.override_decided(row, actor, document, self.now))
         return row
 
 
@@ -259,6 +295,8 @@ class RevokeOverride:
     actor: str
     note: str | None
     now: datetime
+    via: str = field(default=API, kw_only=True)
+    notifier: Notifier | None = field(default=None, kw_only=True)  # told after the commit
 
     def execute(self, session: Session) -> Override:
         actor = active_actor(session, self.actor)
@@ -274,9 +312,13 @@ class RevokeOverride:
             "revoked", self.now, actor, optional_text(self.note, "note"))
         bump_revision(session, [("overrides", row.user_id)])
         document = override_document(row, self.now)
-        audit.append(session, "override.revoked", document, actor=actor, subject=row.user_id,
+        audit.append(session, "override.revoked", {**document, "via": self.via}, actor=actor,
+                     subject=row.user_id,
                      participant=row.participant_id, ref=row.id, at=self.now)
         session.commit()
+        if self.notifier is not None:  # the holder, when someone else ended it
+            deliver(self.notifier, session,
+                    *notices.override_revoked(row, actor, document, self.now))
         return row
 
 
@@ -328,6 +370,7 @@ class BreakGlass:
     now: datetime
     alert_threshold: int = 3
     notifier: Notifier = field(kw_only=True)  # told after the commit
+    via: str = field(default=API, kw_only=True)
 
     def execute(self, session: Session) -> BreakGlassUse:
         actor = active_actor(session, self.actor)
@@ -356,13 +399,12 @@ class BreakGlass:
         bump_revision(session, [("overrides", actor)])
         use = BreakGlassUse(row, review, uses, uses >= self.alert_threshold)
         document = break_glass_document(use, self.now)
-        audit.append(session, "break_glass.used", document, actor=actor, subject=actor,
+        audit.append(session, "break_glass.used", {**document, "via": self.via},
+                     actor=actor, subject=actor,
                      participant=participant, ref=row.id, at=self.now)
         session.commit()
-        deliver(self.notifier, session, Notice(
-            "break_glass.used", [u for u in reviewers(session, program, self.now) if u != actor],
-            f"Break-glass used by {actor} on {participant}",
-            f"Reason: {reason}. Review it within the day.", document))
+        deliver(self.notifier, session, notices.break_glass_used(session, row, document,
+                                                                  self.now))
         return use
 
 
@@ -374,6 +416,7 @@ class CloseReviewItem:
     actor: str
     finding: object
     now: datetime
+    via: str = field(default=API, kw_only=True)
 
     def execute(self, session: Session) -> ReviewItem:
         actor = active_actor(session, self.actor)
@@ -388,7 +431,8 @@ class CloseReviewItem:
                          "only a supervisor or compliance officer closes this review")
         item.status, item.decision, item.note = "closed", "reviewed", finding
         item.decided_by, item.decided_at = actor, self.now
-        audit.append(session, "break_glass.reviewed", {"item": item.id, "finding": finding},
+        audit.append(session, "break_glass.reviewed", {"item": item.id, "finding": finding,
+                                                       "via": self.via},
                      actor=actor, subject=item.user_id, ref=item.override_id, at=self.now)
         session.commit()
         return item

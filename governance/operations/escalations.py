@@ -2,7 +2,7 @@
 record), by someone who approves escalations in that program and is not the requester."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
@@ -10,8 +10,10 @@ from sqlalchemy.orm import Session
 
 from governance import audit
 from governance.clock import iso, utcnow
+from governance.db import API
 from governance.ids import new_id
 from governance.models import Escalation
+from governance.notify import Notifier, deliver
 from governance.operations.approvers import approval_scope
 from governance.operations.common import (
     active_actor,
@@ -26,6 +28,7 @@ from governance.operations.constraints import (
     require_status,
 )
 from governance.operations.errors import NotFound, Refused
+from governance.operations.notices import escalation_decided, escalation_requested
 from governance.operations.state import bump_revision
 from governance.policy.patterns import ENTIRE_RECORD
 
@@ -52,6 +55,7 @@ class RequestEscalation:
     decision_id: str
     justification: object
     now: datetime
+    notifier: Notifier | None = field(default=None, kw_only=True)  # told after the commit
 
     def execute(self, session: Session) -> Escalation:
         actor = active_actor(session, self.actor)
@@ -78,6 +82,9 @@ class RequestEscalation:
         audit.append(session, "escalation.requested", document, actor=actor, subject=actor,
                      participant=row.participant_id, ref=row.id, at=self.now)
         session.commit()
+        if self.notifier is not None:
+            deliver(self.notifier, session,
+                    escalation_requested(session, row, document, self.now))
         return row
 
 
@@ -88,6 +95,8 @@ class DecideEscalation:
     approve: bool
     note: str | None
     now: datetime
+    via: str = field(default=API, kw_only=True)  # the front end, kept in the audit row
+    notifier: Notifier | None = field(default=None, kw_only=True)  # told after the commit
 
     def execute(self, session: Session) -> Escalation:
         actor = active_actor(session, self.actor)
@@ -104,10 +113,13 @@ class DecideEscalation:
             row.expires_at = self.now + VALID_FOR
             bump_revision(session, [("escalations", row.user_id)])
         document = escalation_document(row, self.now)
-        audit.append(session, f"escalation.{row.status}", document, actor=actor,
+        audit.append(session, f"escalation.{row.status}", {**document, "via": self.via},
+                     actor=actor,
                      subject=row.user_id, participant=row.participant_id, ref=row.id,
                      at=self.now)
         session.commit()
+        if self.notifier is not None:
+            deliver(self.notifier, session, escalation_decided(row, actor, document, self.now))
         return row
 
 

@@ -35,11 +35,18 @@ class Queue:
 EMPTY = Queue(0, [])
 
 
-def _counted(session: Session, query, order, shown: int) -> Queue:  # noqa: ANN001
+def _counted(session: Session, query, order, shown: int, offset: int = 0  # noqa: ANN001
+             ) -> Queue:
     count = session.scalar(select(func.count()).select_from(query.subquery()))
     if not count:
         return EMPTY
-    return Queue(count, list(session.scalars(query.order_by(*order).limit(shown))))
+    return Queue(count, list(session.scalars(query.order_by(*order).offset(offset)
+                                             .limit(shown))))
+
+
+def _in_program(column, program: str | None):  # noqa: ANN001, ANN202
+    """Narrowed to one program when a page filters by it."""
+    return true() if program is None else column == program
 
 
 def _in_scope(column, scope: ApprovalScope):  # noqa: ANN001, ANN202
@@ -57,7 +64,8 @@ def reviewing_scope(session: Session, user: str, now: datetime) -> ApprovalScope
 
 
 def overrides_to_decide(session: Session, user: str, now: datetime, *, pending_minutes: int,
-                        shown: int = SHOWN) -> Queue:
+                        shown: int = SHOWN, offset: int = 0, program: str | None = None
+                        ) -> Queue:
     """Pending override requests ``user`` may approve or deny: not lapsed, not their own."""
     scope = approval_scope(session, user, "override", now)
     if not scope:
@@ -65,24 +73,46 @@ def overrides_to_decide(session: Session, user: str, now: datetime, *, pending_m
     query = select(Override).where(
         Override.kind == "override", Override.status == "pending", Override.user_id != user,
         Override.requested_at > now - timedelta(minutes=pending_minutes),
-        _in_scope(Override.program_id, scope))
-    return _counted(session, query, (Override.requested_at, Override.id), shown)
+        _in_scope(Override.program_id, scope), _in_program(Override.program_id, program))
+    return _counted(session, query, (Override.requested_at, Override.id), shown, offset)
 
 
-def escalations_to_decide(session: Session, user: str, now: datetime, *, shown: int = SHOWN
-                          ) -> Queue:
+def overrides_lapsed(session: Session, user: str, now: datetime, *, pending_minutes: int,
+                     within_days: int = 7, shown: int = SHOWN, offset: int = 0,
+                     program: str | None = None) -> Queue:
+    """Override requests ``user`` could have decided that lapsed without a decision in the
+    last ``within_days`` (whether or not ``reviews run-due`` has marked them yet), newest
+    first: shown as expired, no longer decidable."""
+    scope = approval_scope(session, user, "override", now)
+    if not scope:
+        return EMPTY
+    lapse = now - timedelta(minutes=pending_minutes)
+    query = select(Override).where(
+        Override.kind == "override", Override.user_id != user,
+        Override.requested_at > lapse - timedelta(days=within_days),
+        or_((Override.status == "pending") & (Override.requested_at <= lapse),
+            (Override.status == "expired") & Override.approved_at.is_(None)),
+        _in_scope(Override.program_id, scope), _in_program(Override.program_id, program))
+    return _counted(session, query, (Override.requested_at.desc(), Override.id), shown,
+                    offset)
+
+
+def escalations_to_decide(session: Session, user: str, now: datetime, *, shown: int = SHOWN,
+                          offset: int = 0, program: str | None = None) -> Queue:
     """Pending escalations ``user`` may approve or deny (never their own)."""
     scope = approval_scope(session, user, "escalation", now)
     if not scope:
         return EMPTY
     query = select(Escalation).where(Escalation.status == "pending",
                                      Escalation.user_id != user,
-                                     _in_scope(Escalation.program_id, scope))
-    return _counted(session, query, (Escalation.requested_at, Escalation.id), shown)
+                                     _in_scope(Escalation.program_id, scope),
+                                     _in_program(Escalation.program_id, program))
+    return _counted(session, query, (Escalation.requested_at, Escalation.id), shown, offset)
 
 
 def break_glass_to_review(session: Session, user: str, now: datetime, *,
-                          everywhere: bool = False, shown: int = SHOWN) -> Queue:
+                          everywhere: bool = False, shown: int = SHOWN, offset: int = 0,
+                          program: str | None = None) -> Queue:
     """Break-glass uses awaiting their after-the-fact review where ``user`` reviews (or
     everywhere, for a compliance officer reading the whole queue); never their own."""
     scope = ApprovalScope(True, frozenset()) if everywhere else reviewing_scope(
@@ -91,8 +121,9 @@ def break_glass_to_review(session: Session, user: str, now: datetime, *,
         return EMPTY
     query = select(ReviewItem).where(ReviewItem.kind == "break_glass",
                                      ReviewItem.status == "open", ReviewItem.user_id != user,
-                                     _in_scope(ReviewItem.program_id, scope))
-    return _counted(session, query, (ReviewItem.created_at, ReviewItem.id), shown)
+                                     _in_scope(ReviewItem.program_id, scope),
+                                     _in_program(ReviewItem.program_id, program))
+    return _counted(session, query, (ReviewItem.created_at, ReviewItem.id), shown, offset)
 
 
 @dataclass(frozen=True)
@@ -101,22 +132,52 @@ class DueItem:
     due: datetime
 
 
+def review_items_to_decide(session: Session, user: str, now: datetime, *columns):  # noqa: ANN201
+    """The select of open items of open campaigns that ``user`` may decide (never their own
+    access), with ``columns`` besides the item and its campaign's due date; None when ``user``
+    reviews nowhere. The Reviews page filters and pages it; the dashboard counts it."""
+    scope = reviewing_scope(session, user, now)
+    if not scope:
+        return None
+    return (select(ReviewItem, ReviewCampaign.due, *columns)
+            .join(ReviewCampaign, ReviewCampaign.id == ReviewItem.campaign_id)
+            .where(ReviewCampaign.status == "open", ReviewItem.status == "open",
+                   ReviewItem.user_id != user, _in_scope(ReviewItem.program_id, scope)))
+
+
 def review_items_due(session: Session, user: str, now: datetime, *, shown: int = SHOWN
                      ) -> Queue:
     """Open items of open access-review campaigns that ``user`` may decide, soonest due first."""
-    scope = reviewing_scope(session, user, now)
-    if not scope:
+    query = review_items_to_decide(session, user, now)
+    if query is None:
         return EMPTY
-    query = (select(ReviewItem, ReviewCampaign.due)
-             .join(ReviewCampaign, ReviewCampaign.id == ReviewItem.campaign_id)
-             .where(ReviewCampaign.status == "open", ReviewItem.status == "open",
-                    ReviewItem.user_id != user, _in_scope(ReviewItem.program_id, scope)))
     count = session.scalar(select(func.count()).select_from(query.subquery()))
     if not count:
         return EMPTY
     rows = session.execute(query.order_by(ReviewCampaign.due, ReviewItem.user_id,
                                           ReviewItem.id).limit(shown))
     return Queue(count, [DueItem(item, due) for item, due in rows])
+
+
+@dataclass(frozen=True)
+class OverdueCampaign:
+    campaign: ReviewCampaign
+    undecided: int
+
+
+def overdue_campaigns(session: Session, now: datetime, *, shown: int = SHOWN) -> Queue:
+    """Open campaigns whose due date has passed (the next ``reviews run-due`` applies their
+    ``on_no_decision`` to what is still undecided), the longest overdue first."""
+    query = select(ReviewCampaign).where(ReviewCampaign.status == "open",
+                                         ReviewCampaign.due <= now)
+    found = _counted(session, query, (ReviewCampaign.due, ReviewCampaign.id), shown)
+    if not found.count:
+        return EMPTY
+    undecided = dict(session.execute(
+        select(ReviewItem.campaign_id, func.count())
+        .where(ReviewItem.campaign_id.in_([c.id for c in found.items]),
+               ReviewItem.status == "open").group_by(ReviewItem.campaign_id)).all())
+    return Queue(found.count, [OverdueCampaign(c, undecided.get(c.id, 0)) for c in found.items])
 
 
 @dataclass(frozen=True)
@@ -148,13 +209,18 @@ def own_requests(session: Session, user: str, now: datetime, *, pending_minutes:
 
 
 def consents_to_renew(session: Session, now: datetime, *, within_days: int = RENEW_WITHIN_DAYS,
-                      shown: int = SHOWN) -> Queue:
+                      shown: int = SHOWN, offset: int = 0, participant: str | None = None,
+                      flagged_only: bool = False) -> Queue:
     """Current consents flagged for renewal or in force and ending within ``within_days``,
-    soonest ending first (flagged ones without an end last)."""
+    soonest ending first (flagged ones without an end last); ``offset`` pages the list (the
+    Consents page), ``participant`` and ``flagged_only`` narrow it."""
+    ending = (Consent.valid_until > now) & (Consent.valid_until <= now + timedelta(
+        days=within_days))
     query = select(Consent).where(
         Consent.ended_at.is_(None), Consent.status == "active",
-        or_(Consent.needs_renewal.is_not(None),
-            (Consent.valid_until > now)
-            & (Consent.valid_until <= now + timedelta(days=within_days))))
+        Consent.needs_renewal.is_not(None) if flagged_only
+        else or_(Consent.needs_renewal.is_not(None), ending))
+    if participant:
+        query = query.where(Consent.participant_id == participant)
     return _counted(session, query, (Consent.valid_until.is_(None), Consent.valid_until,
-                                     Consent.participant_id, Consent.id), shown)
+                                     Consent.participant_id, Consent.id), shown, offset)
