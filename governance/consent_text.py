@@ -66,13 +66,55 @@ def preview(session: Session, c: Consent, bundle_id: str, recipient_id: str | No
     bundle = session.get(Bundle, bundle_id)
     if bundle is None:
         return {}
-    catalogue = {f.id: f for f in session.scalars(select(Field).where(Field.retired_at.is_(None)))}
-    ids = tuple(sorted(catalogue))
-    releasable, _ = expand(list(bundle.required or []) + list(bundle.optional or []), ids)
-    prohibited, _ = expand(list(bundle.prohibited or []), ids)
+    catalogue = _catalogue(session)
     recipient = session.get(Partner, recipient_id) if recipient_id else None
     covers_recipient = recipient is not None and (
         recipient.id in c.partners or recipient.type in c.partner_types)
+    released, withheld = _release(bundle, c, catalogue, covers_recipient)
+    return {"bundle": bundle.id, "purpose": bundle.purpose_id,
+            "recipient": recipient.id if recipient else None,
+            "released": released, "withheld": withheld}
+
+
+def bundle_previews(session: Session, consents: list[Consent]) -> dict[str, list[dict]]:
+    """Per consent: each bundle of a purpose it covers, the recipients it names that the bundle
+    may go to, and which of the bundle's fields it would release to them (and why not)."""
+    purposes = sorted({p for c in consents for p in c.purposes})
+    bundles = list(session.scalars(select(Bundle).where(
+        Bundle.retired_at.is_(None), Bundle.purpose_id.in_(purposes)).order_by(Bundle.id)))
+    if not bundles:
+        return {c.id: [] for c in consents}
+    catalogue = _catalogue(session)
+    partners = {p.id: p for p in session.scalars(select(Partner).where(
+        Partner.id.in_(sorted({p for c in consents for p in c.partners}))))}
+    previews: dict[str, list[dict]] = {}
+    for c in consents:
+        previews[c.id] = []
+        for bundle in bundles:
+            if bundle.purpose_id not in c.purposes:
+                continue
+            types = set(bundle.partner_types or [])
+            recipients = [partners[p].name for p in c.partners
+                          if p in partners and partners[p].type in types]
+            recipients += [f"any {t.replace('_', ' ')} partner" for t in c.partner_types
+                           if t in types]
+            if recipients:
+                released, withheld = _release(bundle, c, catalogue, True)
+                previews[c.id].append({"bundle": bundle.id, "purpose": bundle.purpose_id,
+                                       "recipients": recipients, "released": released,
+                                       "withheld": withheld})
+    return previews
+
+
+def _catalogue(session: Session) -> dict[str, Field]:
+    return {f.id: f for f in session.scalars(select(Field).where(Field.retired_at.is_(None)))}
+
+
+def _release(bundle: Bundle, c: Consent, catalogue: dict[str, Field], covers_recipient: bool
+             ) -> tuple[list[str], dict[str, str]]:
+    ids = tuple(sorted(catalogue))
+    releasable, _ = expand(list(bundle.required or []) + list(bundle.optional or []), ids)
+    prohibited, _ = expand(list(bundle.prohibited or []), ids)
     released, withheld = [], {}
     for field_id in releasable:
         labels = set(catalogue[field_id].labels or [])
@@ -88,6 +130,4 @@ def preview(session: Session, c: Consent, bundle_id: str, recipient_id: str | No
             withheld[field_id] = "consent_restriction"
         else:
             released.append(field_id)
-    return {"bundle": bundle.id, "purpose": bundle.purpose_id,
-            "recipient": recipient.id if recipient else None,
-            "released": released, "withheld": withheld}
+    return released, withheld

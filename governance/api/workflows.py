@@ -2,8 +2,6 @@
 accounting of disclosures and the sampling audit. Views parse and format; operations write."""
 from __future__ import annotations
 
-import csv
-import io
 import re
 from datetime import datetime
 
@@ -166,7 +164,8 @@ def consent_preview(consent_id: str):
 def request_escalation():
     data = json_object()
     return jsonify(escalation_answer(RequestEscalation(
-        data.get("actor"), data.get("decision_id"), data.get("justification"), now()))), 201
+        data.get("actor"), data.get("decision_id"), data.get("justification"), now(),
+        notifier=state().notifier))), 201
 
 
 @bp.get("/escalations")
@@ -193,7 +192,8 @@ def decide_escalation(escalation_id: str, verdict: str):
         raise ApiError(404, "not_found", f"no such action '{verdict}'")
     data = json_object()
     return jsonify(escalation_answer(DecideEscalation(
-        escalation_id, data.get("actor"), verdict == "approve", data.get("note"), now())))
+        escalation_id, data.get("actor"), verdict == "approve", data.get("note"), now(),
+        notifier=state().notifier)))
 
 
 # -- disclosures and accounting -----------------------------------------------------------
@@ -255,11 +255,7 @@ def participant_accounting(participant_id: str):
         accountable_only=request.args.get("accountable") == "true",
         since=_time("since"), until=_time("until"))
     if request.args.get("format") == "csv":
-        out = io.StringIO()
-        writer = csv.DictWriter(out, fieldnames=acct.CSV_COLUMNS, extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows(entries)
-        return Response(out.getvalue(), mimetype="text/csv", headers={
+        return Response(acct.accounting_csv(entries), mimetype="text/csv", headers={
             "Content-Disposition":
                 f'attachment; filename="accounting-{participant_id}.csv"'})
     return jsonify({"participant": participant_id, "entries": entries})

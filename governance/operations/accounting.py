@@ -1,6 +1,8 @@
 """Accounting of disclosures (45 CFR 164.528) and the monthly sampling audit."""
 from __future__ import annotations
 
+import csv
+import io
 import random
 from datetime import datetime, timedelta
 
@@ -62,6 +64,24 @@ def permission_text(permission: dict) -> str:
 
 CSV_COLUMNS = ("date", "recipient", "recipient_address", "information", "purpose", "permission",
                "sent_by", "accountable", "disclosure_id")
+# A spreadsheet runs a cell starting with one of these as a formula; partner names, addresses
+# and descriptions are typed by people, so such a cell is written with a leading apostrophe.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def accounting_csv(entries: list[dict]) -> str:
+    """The accounting as CSV (``CSV_COLUMNS``), safe to open in a spreadsheet."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(CSV_COLUMNS)
+    for entry in entries:
+        writer.writerow([_cell(entry.get(column)) for column in CSV_COLUMNS])
+    return out.getvalue()
+
+
+def _cell(value: object) -> str:
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 
 def month_bounds(month: str | None, now: datetime) -> tuple[datetime, datetime]:

@@ -124,7 +124,7 @@ class CreateConsent:
         consent = _row(spec, id=new_id("cns"), created_at=self.now, created_by=actor,
                        source=self.via, note=optional_text(self.note, "note"))
         session.add(consent)
-        return _commit(session, "consent.created", consent, actor, self.now)
+        return _commit(session, "consent.created", consent, actor, self.now, via=self.via)
 
 
 @dataclass
@@ -153,15 +153,17 @@ class AmendConsent:
                    note=optional_text(self.note, "note"))
         old.end(self.now, actor, self.via, f"{self.kind.split('.')[1]}: superseded by {new.id}")
         session.add(new)
-        return _commit(session, self.kind, new, actor, self.now, supersedes=old.id)
+        return _commit(session, self.kind, new, actor, self.now, supersedes=old.id,
+                       via=self.via)
 
 
 def renew_consent(consent_id: str, actor: str, until: object, note: str | None,
-                  now: datetime) -> AmendConsent:
+                  now: datetime, via: str = API) -> AmendConsent:
     """Renewal is an amendment of the window that also clears a renewal flag."""
     if until is None:
         raise Invalid("until: required to renew", {"until": "required"})
-    return AmendConsent(consent_id, actor, {"until": until}, note, now, kind="consent.renewed")
+    return AmendConsent(consent_id, actor, {"until": until}, note, now, kind="consent.renewed",
+                        via=via)
 
 
 @dataclass
@@ -178,7 +180,8 @@ class RevokeConsent:
         row = _live(session, self.consent_id)
         row.status, row.revoked_at, row.revoked_by = "revoked", self.now, actor
         row.revoked_via, row.revoke_reason = self.via, reason
-        return _commit(session, "consent.revoked", row, actor, self.now, reason=reason)
+        return _commit(session, "consent.revoked", row, actor, self.now, reason=reason,
+                       via=self.via)
 
 
 @dataclass

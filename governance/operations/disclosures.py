@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from governance import audit
+from governance.db import API
 from governance.ids import new_id
 from governance.models import Disclosure, Field, Partner, Purpose
 from governance.operations.common import (
@@ -40,6 +41,7 @@ class RecordDisclosure:
     channel: object
     fields: object
     now: datetime
+    via: str = API
 
     def execute(self, session: Session) -> Disclosure:
         actor = active_actor(session, self.actor)
@@ -69,7 +71,8 @@ class RecordDisclosure:
         row = self._row(session, actor, channel, sent, decision, partner)
         session.add(row)
         session.flush()
-        audit.append(session, "disclosure.recorded", {"disclosure": disclosure_summary(row)},
+        audit.append(session, "disclosure.recorded", {"disclosure": disclosure_summary(row),
+                                                      "via": self.via},
                      actor=actor, subject=actor, participant=row.participant_id, ref=row.id,
                      at=self.now)
         session.commit()
@@ -154,6 +157,7 @@ class ReviewDisclosure:
     actor: str
     finding: object
     now: datetime
+    via: str = API
 
     def execute(self, session: Session) -> Disclosure:
         actor = active_actor(session, self.actor)
@@ -168,7 +172,8 @@ class ReviewDisclosure:
                            "the sender")
         row.review_status, row.review_finding = "completed", finding
         row.reviewed_by, row.reviewed_at = actor, self.now
-        audit.append(session, "disclosure.reviewed", {"finding": finding}, actor=actor,
+        audit.append(session, "disclosure.reviewed", {"finding": finding, "via": self.via},
+                     actor=actor,
                      participant=row.participant_id, ref=row.id, at=self.now)
         session.commit()
         return row

@@ -1,0 +1,66 @@
+"""Numbered pages of a list for the workflow pages: ``?page=N`` read safely, and the links."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from flask import request, url_for
+
+from governance.reads.consents import Found
+
+MAX_PAGE = 100_000
+
+
+@dataclass(frozen=True)
+class Pager:
+    page: int
+    per_page: int
+    total: int
+    endpoint: str
+    args: dict
+
+    @property
+    def offset(self) -> int:
+        return (self.page - 1) * self.per_page
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+    @property
+    def first_shown(self) -> int:
+        return min(self.total, self.offset + 1)
+
+    @property
+    def last_shown(self) -> int:
+        return min(self.total, self.offset + self.per_page)
+
+    def url(self, page: int) -> str:
+        return url_for(self.endpoint, **self.args, page=page)
+
+    @property
+    def previous_url(self) -> str | None:
+        return self.url(self.page - 1) if self.page > 1 else None
+
+    @property
+    def next_url(self) -> str | None:
+        return self.url(self.page + 1) if self.page < self.pages else None
+
+
+def page_number(name: str = "page") -> int:
+    """``?page=`` as a number from 1 (anything else reads as the first page)."""
+    value = request.args.get(name, "")
+    return int(value) if value.isascii() and value.isdigit() and 0 < int(value) <= MAX_PAGE \
+        else 1
+
+
+def paged(read: Callable[[int, int], Found], endpoint: str, per_page: int, args: dict
+          ) -> tuple[Pager, list]:
+    """The page ``?page=`` asks for of what ``read(offset, limit)`` finds; a page past the
+    end shows the last one."""
+    page = page_number()
+    found = read((page - 1) * per_page, per_page)
+    if not found.rows and found.total and page > 1:
+        page = -(-found.total // per_page)
+        found = read((page - 1) * per_page, per_page)
+    return Pager(page, per_page, found.total, endpoint, args), found.rows
