@@ -82,6 +82,13 @@ def break_glass_reviews(session: Session, rows: list[Override]) -> dict[str, Rev
                                  ReviewItem.override_id.in_(ids)))}
 
 
+def overrides_by_id(session: Session, ids: list[str]) -> dict[str, Override]:
+    """The overrides (break-glass uses) a page lists by id, read at once."""
+    if not ids:
+        return {}
+    return {o.id: o for o in session.scalars(select(Override).where(Override.id.in_(ids)))}
+
+
 def escalation_status(e: Escalation, now: datetime) -> str:
     if e.status == "approved" and e.expires_at is not None and e.expires_at <= now:
         return "expired"

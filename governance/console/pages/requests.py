@@ -220,15 +220,17 @@ def _page(form: Form, *, preview: dict | None = None, glass: Form | None = None)
     mine = reads.my_requests(session, user.id, now, pending_minutes=pending_minutes,
                              status=status, program=program, page=_page_number("page"))
     escalations = reads.my_escalations(session, user.id, _page_number("escalations_page"))
+    reviews = reads.break_glass_reviews(session, mine.items)
     names = Names(session)
     names.learn({o.resolved_by for o in mine.items if o.resolved_by}
-                | {e.decided_by for e in escalations.items if e.decided_by})
+                | {e.decided_by for e in escalations.items if e.decided_by}
+                | {r.decided_by for r in reviews.values() if r.decided_by})
     return render_template(
         PAGE, form=form, preview=preview,
         glass=glass or _read_form(BREAK_GLASS_FIELDS, MultiDict()),
         limits=limits, actions=ACTIONS, action_text=ACTION_TEXT, now=now, names=names,
         active=reads.active_access(session, user.id, now), mine=mine,
-        reviews=reads.break_glass_reviews(session, mine.items), escalations=escalations,
+        reviews=reviews, escalations=escalations,
         status_of=lambda o: reads.shown_status(o, now, pending_minutes),
         escalation_status=lambda e: reads.escalation_status(e, now),
         minutes_left=lambda o: reads.minutes_left(o, now), when=when,
