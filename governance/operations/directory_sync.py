@@ -61,6 +61,7 @@ class SyncDirectory:
     dry_run: bool = False
     changed_only: bool = False
     allow_mass_leave: bool = False
+    started_by: str | None = None  # who ran it from the console (None: the CLI or a schedule)
     progress: Callable[[str, int], None] | None = field(default=None, repr=False)
 
     def execute(self, session: Session) -> SyncResult:
@@ -166,7 +167,8 @@ class SyncDirectory:
             bump_revision(session, [EVERYTHING] if renamed or len(touched) > MANY else
                           [(scope, u) for u in sorted(touched)
                            for scope in ("users", "assignments")])
-        rows.append(audit.new_row("directory.synced", {"summary": plan.summary()},
+        ran = {"started_by": self.started_by} if self.started_by else {}
+        rows.append(audit.new_row("directory.synced", {"summary": plan.summary(), **ran},
                                   actor=ACTOR, at=self.now))
         audit.append_rows(session, rows)
 

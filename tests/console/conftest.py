@@ -39,9 +39,15 @@ def console_org() -> dict:
 @pytest.fixture
 def console_app(make_app, backend):
     """The console org applied on ``backend``, a movable clock, passwords set."""
-    app = make_app(backend, **ROOMY_LIMITS)
+    return make_console_app(make_app, backend)
+
+
+def make_console_app(make_app, backend: str, org: dict | None = None, **config):
+    """An app on ``backend`` with ``org`` (the console org) applied, a movable clock and
+    everyone's password set."""
+    app = make_app(backend, **ROOMY_LIMITS, **config)
     with app.app_context():
-        ApplyOrganisation(validate(console_org()), actor="test", now=NOW).execute(
+        ApplyOrganisation(validate(org or console_org()), actor="test", now=NOW).execute(
             state(app).session)
     app.clock = Clock()
     state(app).clock = app.clock
