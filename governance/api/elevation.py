@@ -59,7 +59,8 @@ def show_override(override_id: str):
 def decide_override(override_id: str, verdict: str):
     data, st = json_object(), state()
     if verdict == "revoke":
-        operation = RevokeOverride(override_id, data.get("actor"), data.get("note"), st.clock())
+        operation = RevokeOverride(override_id, data.get("actor"), data.get("note"), st.clock(),
+                                   notifier=st.notifier)
         return jsonify(override_document(operation.execute(st.session), st.clock()))
     if verdict not in ("approve", "deny"):
         raise ApiError(404, "not_found", f"no such action '{verdict}'")
