@@ -116,9 +116,9 @@ class SmtpNotifier:
         return f"SmtpNotifier({self.host}:{self.port}, from {self.sender})"
 
     def notify(self, session: Session, notice: Notice) -> None:
-        addresses = dict(session.execute(
+        addresses = {user: email for user, email in session.execute(
             select(User.id, User.email).where(User.id.in_(sorted(set(notice.recipients))),
-                                              User.email.is_not(None), User.email != "")))
+                                              User.email.is_not(None), User.email != ""))}
         if not addresses:
             log.warning("%s: no e-mail address for %s", notice.event,
                         ", ".join(notice.recipients) or "anyone")
