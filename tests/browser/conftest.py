@@ -113,8 +113,11 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_console_server(folder: Path) -> Iterator[ConsoleServer]:
-    """A fresh database with the console org, and gunicorn serving it until the block ends."""
+def running_console_server(folder: Path, org: dict | None = None,
+                           env_extra: dict[str, str] | None = None
+                           ) -> Iterator[ConsoleServer]:
+    """A fresh database with the console org (or ``org``), and gunicorn serving it until the
+    block ends; ``env_extra`` adds settings (a directory to sync from, say)."""
     folder.mkdir(parents=True, exist_ok=True)
     database_url = f"sqlite:///{folder / 'console.sqlite'}"
     env = {key: value for key, value in os.environ.items()
@@ -123,10 +126,11 @@ def running_console_server(folder: Path) -> Iterator[ConsoleServer]:
                 "GOVERNANCE_SECRET_KEY": secrets.token_hex(32),
                 "GOVERNANCE_SIGNIN_RATE_PER_ADDRESS": "1000 per minute",
                 "GOVERNANCE_SIGNIN_RATE_PER_USER": "1000 per minute"})
+    env.update(env_extra or {})
     port = free_port()
     server = ConsoleServer(f"http://127.0.0.1:{port}", env, database_url, folder)
     org_file = folder / "console-org.yaml"
-    org_file.write_text(yaml.safe_dump(console_org(), sort_keys=False))
+    org_file.write_text(yaml.safe_dump(org or console_org(), sort_keys=False))
     server.cli("apply", str(org_file))
     log_path = folder / "gunicorn.log"
     with log_path.open("wb") as log:
