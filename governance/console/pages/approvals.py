@@ -47,25 +47,43 @@ def approvals():
     return _page()
 
 
-@bp.post("/approvals/overrides/<override_id>")
-@power_required(APPROVER)
-def decide_override(override_id: str):
-    """Approve or deny an override request (the clock starts at the approval)."""
+def _decide_override(item_id: str, approve: bool, note: str | None) -> None:
+    """The clock of an approved override starts at the approval."""
     st = state()
-    return _decide(override_id, lambda approve, note: DecideOverride(
-        override_id, signed_in_user().id, approve, note, st.clock(),
-        int(current_app.config["GOVERNANCE_PENDING_OVERRIDE_MINUTES"]),
-        notifier=st.notifier, via=CONSOLE).execute(st.session), "override request")
+    DecideOverride(item_id, signed_in_user().id, approve, note, st.clock(),
+                   int(current_app.config["GOVERNANCE_PENDING_OVERRIDE_MINUTES"]),
+                   notifier=st.notifier, via=CONSOLE).execute(st.session)
 
 
-@bp.post("/approvals/escalations/<escalation_id>")
-@power_required(APPROVER)
-def decide_escalation(escalation_id: str):
-    """Approve or deny an escalation (an approval covers the same disclosure for 7 days)."""
+def _decide_escalation(item_id: str, approve: bool, note: str | None) -> None:
+    """An approved escalation covers the same disclosure for 7 days."""
     st = state()
-    return _decide(escalation_id, lambda approve, note: DecideEscalation(
-        escalation_id, signed_in_user().id, approve, note, st.clock(),
-        via=CONSOLE).execute(st.session), "escalation")
+    DecideEscalation(item_id, signed_in_user().id, approve, note, st.clock(),
+                     via=CONSOLE).execute(st.session)
+
+
+DECIDE = {"overrides": ("override request", _decide_override),
+          "escalations": ("escalation", _decide_escalation)}
+
+
+@bp.post("/approvals/<any(overrides, escalations):kind>/<item_id>")
+@power_required(APPROVER)
+def decide_item(kind: str, item_id: str):
+    """Approve or deny an override request or an escalation, with an optional note."""
+    what, decide = DECIDE[kind]
+    verdict = request.form.get("verdict")
+    note = (request.form.get("note") or "").strip()
+    try:
+        if verdict not in VERDICTS:
+            raise Invalid.naming({"verdict": "press Approve or Deny"})
+        if len(note) > MAX_NOTE:
+            raise Invalid.naming({"note": f"at most {MAX_NOTE} characters"})
+        decide(item_id, VERDICTS[verdict], note or None)
+    except GovernanceError as exc:
+        return _refused(item_id, "note", exc)
+    flash(f"The {what} {item_id} was {'approved' if VERDICTS[verdict] else 'denied'}; the "
+          "requester has been told.")
+    return redirect(url_for(".approvals", **_filters()))
 
 
 @bp.post("/approvals/break-glass/<item_id>")
@@ -82,22 +100,6 @@ def close_break_glass(item_id: str):
     except GovernanceError as exc:
         return _refused(item_id, "finding", exc)
     flash(f"Review {item_id} closed with your finding.")
-    return redirect(url_for(".approvals", **_filters()))
-
-
-def _decide(item_id: str, decide: Callable[[bool, str | None], object], what: str):
-    verdict = request.form.get("verdict")
-    note = (request.form.get("note") or "").strip()
-    try:
-        if verdict not in VERDICTS:
-            raise Invalid.naming({"verdict": "press Approve or Deny"})
-        if len(note) > MAX_NOTE:
-            raise Invalid.naming({"note": f"at most {MAX_NOTE} characters"})
-        decide(VERDICTS[verdict], note or None)
-    except GovernanceError as exc:
-        return _refused(item_id, "note", exc)
-    flash(f"The {what} {item_id} was {'approved' if VERDICTS[verdict] else 'denied'}; the "
-          "requester has been told.")
     return redirect(url_for(".approvals", **_filters()))
 
 
