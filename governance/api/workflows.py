@@ -26,6 +26,7 @@ from governance.operations.disclosures import (
     RecordDisclosure,
     ReviewDisclosure,
     cover_sheet,
+    cover_sheet_text,
     disclosure_summary,
 )
 from governance.operations.errors import NotFound
@@ -264,24 +265,3 @@ def participant_accounting(participant_id: str):
 def _time(name: str) -> datetime | None:
     value = request.args.get(name)
     return date_time(name, value) if value else None
-
-
-def cover_sheet_text(sheet: dict) -> str:
-    """The cover sheet as a plain-text file to attach to the message that carries the data."""
-    permission = sheet["permission"]
-    lines = [
-        "DISCLOSURE COVER SHEET", f"Disclosure: {sheet['disclosure_id']}  Date: {sheet['date']}",
-        f"To: {sheet['recipient']['name']}" + (f", {sheet['recipient']['address']}"
-                                              if sheet["recipient"]["address"] else ""),
-        f"Channel: {sheet['channel']}   Sent by: {sheet['sent_by']}",
-        f"Participant: {sheet['participant']} ({sheet['program']})",
-        f"Purpose: {sheet['purpose']['statement']} ({sheet['purpose']['id']})",
-        "Permission: " + acct.permission_text(permission), "", "INCLUDED:",
-        *[f"  {i['field']}: {i['description']}" for i in sheet["included"]], "", "WITHHELD:",
-        *([f"  {w['field']}: {w['reason']}" for w in sheet["withheld"]] or ["  nothing"]),
-    ]
-    if sheet["justification"]:
-        lines += ["", f"Rationale: {sheet['justification']}"]
-    if sheet["redisclosure_notice"]:
-        lines += ["", "NOTICE: " + sheet["redisclosure_notice"]]
-    return "\n".join(lines) + "\n"

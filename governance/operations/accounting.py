@@ -4,11 +4,14 @@ from __future__ import annotations
 import csv
 import io
 import random
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from governance import audit
+from governance.db import CONSOLE
 from governance.models import Consent, Disclosure, Field, Participant, Partner, Purpose
 from governance.operations.common import load_decision
 from governance.operations.errors import NotFound
@@ -131,3 +134,23 @@ def exceptions_of(session: Session, d: Disclosure) -> list[str]:
     if d.review_status == "pending":
         found.append("emergency disclosure whose after-the-fact review is not completed")
     return found
+
+
+@dataclass
+class RecordAccountingExport:
+    """An accounting handed out (a participant's request under 45 CFR 164.528 is documented):
+    one audit row naming whose, which filters and how many entries."""
+
+    actor: str
+    participant_id: str
+    filters: dict
+    entries: int
+    now: datetime
+    via: str = CONSOLE
+
+    def execute(self, session: Session) -> None:
+        audit.append(session, "accounting.exported", {
+            "participant": self.participant_id, "filters": self.filters,
+            "entries": self.entries, "via": self.via}, actor=self.actor,
+            participant=self.participant_id, at=self.now)
+        session.commit()

@@ -11,6 +11,7 @@ from governance import audit
 from governance.db import API
 from governance.ids import new_id
 from governance.models import Disclosure, Field, Partner, Purpose
+from governance.operations.accounting import permission_text
 from governance.operations.common import (
     active_actor,
     load_decision,
@@ -143,6 +144,27 @@ def cover_sheet(session: Session, d: Disclosure) -> dict:
         "justification": d.justification,
         "redisclosure_notice": REDISCLOSURE_NOTICE if sud else None,
     }
+
+
+def cover_sheet_text(sheet: dict) -> str:
+    """The cover sheet as a plain-text file to attach to the message that carries the data."""
+    permission = sheet["permission"]
+    lines = [
+        "DISCLOSURE COVER SHEET", f"Disclosure: {sheet['disclosure_id']}  Date: {sheet['date']}",
+        f"To: {sheet['recipient']['name']}" + (f", {sheet['recipient']['address']}"
+                                              if sheet["recipient"]["address"] else ""),
+        f"Channel: {sheet['channel']}   Sent by: {sheet['sent_by']}",
+        f"Participant: {sheet['participant']} ({sheet['program']})",
+        f"Purpose: {sheet['purpose']['statement']} ({sheet['purpose']['id']})",
+        "Permission: " + permission_text(permission), "", "INCLUDED:",
+        *[f"  {i['field']}: {i['description']}" for i in sheet["included"]], "", "WITHHELD:",
+        *([f"  {w['field']}: {w['reason']}" for w in sheet["withheld"]] or ["  nothing"]),
+    ]
+    if sheet["justification"]:
+        lines += ["", f"Rationale: {sheet['justification']}"]
+    if sheet["redisclosure_notice"]:
+        lines += ["", "NOTICE: " + sheet["redisclosure_notice"]]
+    return "\n".join(lines) + "\n"
 
 
 def _describe(field: Field | None, field_id: str) -> str:
