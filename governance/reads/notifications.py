@@ -71,9 +71,22 @@ def own(session: Session, user: str, notification_id: str) -> Notification | Non
 
 @dataclass(frozen=True)
 class Outcome:
-    status: str
+    status: str  # pending, active (an override), approved (an escalation), denied, revoked,
+    #   expired (ran out), lapsed (nobody decided in time)
     by: str | None
     until: datetime | None
+
+    @property
+    def text(self) -> str:
+        """In words, for the line under the notice ("Now: ...")."""
+        by = f" by {self.by}" if self.by and self.by != "system" else ""
+        until = f"{self.until:%d %b %Y, %H:%M} UTC" if self.until else ""
+        return {"pending": "waiting for a decision",
+                "active": f"approved{by}, active until {until}",
+                "approved": f"approved{by}, valid until {until}",
+                "denied": f"denied{by}", "revoked": f"ended early{by}",
+                "lapsed": "lapsed: nobody decided in time",
+                "expired": "ended: its time ran out"}.get(self.status, self.status)
 
 
 def outcomes(session: Session, refs: set[str], now: datetime) -> dict[str, Outcome]:
@@ -86,6 +99,8 @@ def outcomes(session: Session, refs: set[str], now: datetime) -> dict[str, Outco
             status = o.status
             if status == "approved":
                 status = "expired" if o.expires_at and o.expires_at <= now else "active"
+            elif status == "expired" and o.approved_at is None:
+                status = "lapsed"
             found[o.id] = Outcome(status, o.resolved_by if o.kind == "override" else None,
                                   o.expires_at if status == "active" else None)
     escalations = sorted(r for r in refs if r.startswith("esc_"))

@@ -109,6 +109,14 @@ def test_a_denial_names_who_denied(console_app, api):
         "override.denied", "Your override request in housing was denied by sam")
 
 
+def test_each_notice_says_what_became_of_its_request(console_app, api, signed_in):
+    first = ok(api.post("/api/v1/overrides", json=OVERRIDE), 201)
+    ok(api.post("/api/v1/overrides", json={**OVERRIDE, "actor": "alice"}), 201)
+    ok(api.post(f"/api/v1/overrides/{first['id']}/deny", json={"actor": "sam"}))
+    page = signed_in("sam").get(PAGE).get_data(as_text=True)
+    assert re.findall(r"Now: ([^<]+)</p>", page) == ["waiting for a decision", "denied by sam"]
+
+
 def test_access_about_to_end_is_told_once_and_its_end_after(console_app, api):
     override = ok(api.post("/api/v1/overrides", json=OVERRIDE), 201)
     ok(api.post(f"/api/v1/overrides/{override['id']}/approve", json={"actor": "sam"}))

@@ -93,7 +93,7 @@ def notifications():
         "governance/console/notifications.html", form=form, errors=errors, unread=unread,
         matching=inbox.count(session, user.id, wanted) if wanted is not None else 0,
         items=[(n, inbox.CATEGORY_OF.get(n.event), target(n)) for n in rows],
-        about=inbox.ABOUT, filtered=bool(links),
+        about=inbox.ABOUT, filtered=bool(links), filter_args=links,
         outcomes=inbox.outcomes(session, {n.ref for n in rows if n.ref}, state().clock()),
         mark_all=MarkAllReadForm() if unread else None,
         older_url=url_for(ENDPOINT, **links, before=rows[-1].id) if older else None,
