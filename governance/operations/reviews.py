@@ -8,6 +8,7 @@ cron may start it every minute and two runs never act twice.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -207,17 +208,53 @@ def campaign_items(session: Session, campaign_id: str) -> list[ReviewItem]:
 def _revoke(session: Session, item: ReviewItem, actor: str, now: datetime, why: str) -> None:
     """Revoke takes effect at once: the assignment ends, the override is revoked. No later
     apply or directory sync brings the assignment back (its end is the workflow's)."""
+    changes = end_access(session, item, actor, now, why)
+    if changes:
+        bump_revision(session, changes)
+
+
+def end_access(session: Session, item: ReviewItem, actor: str, now: datetime, why: str
+                ) -> list[tuple[str, str]]:
+    """End what ``item`` reviews; the policy changes to announce (one bump for many items)."""
+    changes = []
     if item.assignment_id is not None:
         session.execute(update(RoleAssignment).where(
             RoleAssignment.id == item.assignment_id, RoleAssignment.ended_at.is_(None))
             .values(ended_at=now, ended_by=actor, ended_via=WORKFLOW,
                     end_reason=f"access review {item.campaign_id}: {why}"))
-        bump_revision(session, [("assignments", item.user_id)])
+        changes.append(("assignments", item.user_id))
     if item.override_id is not None and item.kind == "override":
         session.execute(update(Override).where(Override.id == item.override_id,
                                                Override.status == "approved")
                         .values(status="revoked", resolved_at=now, resolved_by=actor))
-        bump_revision(session, [("overrides", item.user_id)])
+        changes.append(("overrides", item.user_id))
+    return changes
+
+
+def check_decidable(session: Session, item: ReviewItem | None, item_id: str, actor: str,
+                    now: datetime, reviewer_here: Callable[[str | None], None] | None = None
+                    ) -> ReviewItem:
+    """The rules every decision passes: an open campaign item, not the reviewer's own access,
+    in a program where the reviewer approves overrides or escalations (``reviewer_here`` may
+    answer that last one from what it already asked)."""
+    if item is None or item.campaign_id is None:
+        raise NotFound(f"no review item '{item_id}'")
+    require_status(item.status, "open", f"review item '{item.id}' is already decided")
+    refuse_self_action(actor, item.user_id, "nobody reviews their own access",
+                       "the reviewed user")
+    if reviewer_here is not None:
+        reviewer_here(item.program_id)
+    else:
+        require_reviewer(session, actor, item.program_id, now,
+                         "only a supervisor or compliance officer reviews access here")
+    return item
+
+
+def record_decision(item: ReviewItem, actor: str, decision: str, note: object,
+                     now: datetime) -> None:
+    item.status, item.decision = "decided", decision
+    item.note = optional_text(note, "note")
+    item.decided_by, item.decided_at = actor, now
 
 
 @dataclass
@@ -232,17 +269,9 @@ class DecideReviewItem:
         actor = active_actor(session, self.actor)
         if self.decision not in DECISIONS:
             raise Invalid("decision: keep or revoke", {"decision": "keep|revoke"})
-        item = locked_row(session, ReviewItem, self.item_id)
-        if item is None or item.campaign_id is None:
-            raise NotFound(f"no review item '{self.item_id}'")
-        require_status(item.status, "open", f"review item '{item.id}' is already decided")
-        refuse_self_action(actor, item.user_id, "nobody reviews their own access",
-                           "the reviewed user")
-        require_reviewer(session, actor, item.program_id, self.now,
-                         "only a supervisor or compliance officer reviews access here")
-        item.status, item.decision = "decided", str(self.decision)
-        item.note = optional_text(self.note, "note")
-        item.decided_by, item.decided_at = actor, self.now
+        item = check_decidable(session, locked_row(session, ReviewItem, self.item_id),
+                               self.item_id, actor, self.now)
+        record_decision(item, actor, str(self.decision), self.note, self.now)
         if self.decision == "revoke":
             _revoke(session, item, actor, self.now, f"revoked by {actor}")
         document = item_document(item)

@@ -133,6 +133,21 @@ def review_card(session: Session, user: str, now: datetime, names: Names) -> Car
                 page_link("reviews", "Open Reviews"), "No review item waits for you.")
 
 
+def overdue_card(session: Session, now: datetime) -> Card:
+    """Campaigns past their due date, and what their stated rule will do to the undecided."""
+    overdue = attention.overdue_campaigns(session, now)
+    lines = [f"{o.campaign.id}, due {when(o.campaign.due)}: {o.undecided:,} undecided "
+             f"item{'' if o.undecided == 1 else 's'} will be "
+             f"{'revoked' if o.campaign.on_no_decision == 'revoke' else 'kept'} "
+             f"(on_no_decision: {o.campaign.on_no_decision}) when reviews run-due next runs"
+             for o in overdue.items]
+    link = page_link("review_campaigns", "Open the overdue campaigns")
+    if link is not None:
+        link = (link[0], url_for(f"{bp.name}.review_campaigns", state="overdue"))
+    return Card("overdue_reviews", "Overdue access reviews", overdue.count, lines,
+                overdue.more, link, "No access review is overdue.")
+
+
 def break_glass_card(session: Session, user: str, powers: Powers, now: datetime,
                      names: Names) -> Card:
     uses = attention.break_glass_to_review(session, user, now, everywhere=AUDITOR in powers)
@@ -201,6 +216,10 @@ def attention_cards(session: Session, user: str, powers: Powers, now: datetime) 
         cards.append(approval_card(session, user, now, names))
     if REVIEWER in powers:
         cards.append(review_card(session, user, now, names))
+    if REVIEWER in powers or AUDITOR in powers:
+        overdue = overdue_card(session, now)
+        if overdue.count:  # a missed deadline is shown; no card while none is missed
+            cards.append(overdue)
     if APPROVER in powers or AUDITOR in powers:
         cards.append(break_glass_card(session, user, powers, now, names))
     if _any(powers, SEES_CONSENTS):
