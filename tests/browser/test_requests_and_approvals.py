@@ -122,7 +122,7 @@ def test_a_break_glass_use_is_reviewed_with_a_finding(page_as, page_server, chec
     use = sam.locator("article", has_text="Alice Ng (alice) broke the glass")
     expect(use).to_contain_text("client in crisis at the front desk")
     use.get_by_role("button", name=re.compile("^Close the review")).click()
-    expect(sam.locator(".field-error")).to_have_text("finding: required, a non-empty string")
+    expect(sam.locator(".field-error")).to_have_text("required: write what the review found")
     check_page(sam, "approvals-finding-missing")
     use = sam.locator("article", has_text="Alice Ng (alice) broke the glass")
     use.get_by_label("Finding").fill("a real crisis; the access was in proportion")

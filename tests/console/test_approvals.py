@@ -65,7 +65,8 @@ def test_an_approver_sees_who_asks_for_what_why_and_how_long_never_their_own(sig
     assert ("<code>clinical.psychotherapy_notes</code> <span class=\"req-sens "
             "req-sens-very_restricted\">very restricted</span> <span class=\"req-label\">"
             "psychotherapy_notes</span>") in page
-    assert "asked as <code>clinical.*</code>" in page
+    assert "Asked as <code>clinical.*</code>" in page
+    assert "adds nothing" not in page
     assert f'aria-label="Approve {nicks}"' in page and f'aria-label="Deny {nicks}"' in page
     assert sams not in page  # never offered their own
 
@@ -185,7 +186,7 @@ def test_break_glass_uses_are_closed_with_a_finding(signed_in, console_app):
     assert "client in crisis" in glass and own not in glass
     response = post(client, f"/console/approvals/break-glass/{item}", {"finding": " "})
     assert response.status_code == 400
-    assert f'id="{item}-finding-error" role="alert">required' in text(response)
+    assert f'id="{item}-finding-error" role="alert">required: write what' in text(response)
     assert post(client, f"/console/approvals/break-glass/{own}",
                 {"finding": "fine"}).status_code == 422
     assert post(client, f"/console/approvals/break-glass/{item}",

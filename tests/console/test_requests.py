@@ -69,7 +69,7 @@ def test_the_page_shows_the_form_with_each_programs_longest_duration(signed_in):
     page = text(signed_in("alice").get("/console/requests"))
     for label in ("Participant", "Program", "Fields", "Actions", "Reason", "Minutes"):
         assert f">{label}<" in page
-    assert "Rapid Rehousing (housing): up to 480 minutes" in page
+    assert "Longest your role allows: 480 minutes (8 hours) in Rapid Rehousing." in page
     assert "Behavioral Health" not in page.split("Break the glass")[0]  # no role there
     assert ">Request access</button>" in page and ">Break the glass</button>" in page
     assert "the time starts when they approve, not when you ask" in page

@@ -21,7 +21,7 @@ from governance.operations.escalations import DecideEscalation
 from governance.policy.patterns import ENTIRE_RECORD
 from governance.reads import attention
 from governance.reads.access import Page
-from governance.reads.elevated_access import overrides_by_id
+from governance.reads.elevated_access import overrides_by_id, what_request_adds
 from governance.signin.powers import APPROVER
 from governance.signin.session import power_required, signed_in_user
 
@@ -93,6 +93,8 @@ def close_break_glass(item_id: str):
     st = state()
     finding = (request.form.get("finding") or "").strip()
     try:
+        if not finding:
+            raise Invalid.naming({"finding": "required: write what the review found"})
         if len(finding) > MAX_NOTE:
             raise Invalid.naming({"finding": f"at most {MAX_NOTE} characters"})
         CloseReviewItem(item_id, signed_in_user().id, finding, st.clock(),
@@ -154,13 +156,17 @@ def _page(refusal: Refusal | None = None):
     def fields_of(patterns: list[str]) -> list:
         return [snap.fields[f] for f in snap.expand(tuple(patterns))[0] if f in snap.fields]
 
+    def adds(o) -> list:  # noqa: ANN001 - what the request adds to what they hold now
+        return what_request_adds(snap, now, o.user_id, o.program_id, o.participant_id,
+                                 o.fields, o.actions)
+
     def link(name: str) -> Callable[[int], str]:
         kept = {q: request.args.get(q) for q in QUEUES if q != name and request.args.get(q)}
         return lambda n: url_for(".approvals", **{**kept, name: n}, **_filters())
 
     return render_template(
         PAGE, overrides=overrides, escalations=escalations, glass=glass, lapsed=lapsed,
-        uses=uses, names=names, when=when, fields_of=fields_of, entire_record=ENTIRE_RECORD,
+        uses=uses, names=names, adds=adds, when=when, fields_of=fields_of, entire_record=ENTIRE_RECORD,
         now_plus=lambda minutes: now + timedelta(minutes=minutes),
         lapses_at=lambda o: o.requested_at + timedelta(minutes=pending_minutes),
         refusal=refusal, program=program, link=link, pending_hours=pending_minutes // 60,
