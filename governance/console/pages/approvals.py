@@ -166,7 +166,8 @@ def _page(refusal: Refusal | None = None):
 
     return render_template(
         PAGE, overrides=overrides, escalations=escalations, glass=glass, lapsed=lapsed,
-        uses=uses, names=names, adds=adds, when=when, fields_of=fields_of, entire_record=ENTIRE_RECORD,
+        uses=uses, names=names, adds=adds, when=when, fields_of=fields_of,
+        entire_record=ENTIRE_RECORD,
         now_plus=lambda minutes: now + timedelta(minutes=minutes),
         lapses_at=lambda o: o.requested_at + timedelta(minutes=pending_minutes),
         refusal=refusal, program=program, link=link, pending_hours=pending_minutes // 60,
