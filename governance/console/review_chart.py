@@ -63,7 +63,7 @@ class ProgressChart:
 
 def progress_chart(rows: list[tuple[str, Progress]], width: int = 900) -> ProgressChart:
     """One bar per (label, progress), its parts as shares of that row's items."""
-    left, note_room, bar, gap = 230, 190, 22, 14
+    left, note_room, bar, gap = 340, 180, 22, 14
     plot = width - left - note_room
     bars, used = [], set()
     for index, (label, progress) in enumerate(rows):

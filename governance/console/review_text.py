@@ -44,9 +44,16 @@ class ReviewNames(Names):
         return f"{self.role(item.role_id)} in {where}"
 
     def scope(self, campaign: ReviewCampaign) -> str:
-        roles = ", ".join(self.role(r) for r in campaign.roles) or "every elevated role"
+        """What a campaign reviews, as its title: "supervisor in Rapid Rehousing"."""
+        roles = ", ".join(self.role(r) for r in campaign.roles) or "Every elevated role"
         programs = ", ".join(self.program(p) for p in campaign.programs) or "every program"
-        return f"{roles} · {programs}"
+        return f"{roles} in {programs}"
+
+    def chart_label(self, campaign: ReviewCampaign) -> str:
+        """A campaign's bar label: its title and due day, short enough for the chart."""
+        title = self.scope(campaign)
+        title = title if len(title) <= 38 else title[:37] + "…"
+        return f"{title}, {campaign.due:%d %b}"
 
 
 def day(moment: datetime | None) -> str:
@@ -67,7 +74,9 @@ def recommendation(row: ItemRow) -> str:
                 else f"Revoke: unused for {row.unused_days} days or more")
     if row.item.kind == "override":
         return "Keep: an active override (it ends by itself)"
-    return "Keep: in use"
+    if row.item.last_used_at is None:
+        return f"Keep: granted less than {row.unused_days} days ago"
+    return f"Keep: used within {row.unused_days} days"
 
 
 def ends(row: ItemRow) -> str:

@@ -1,5 +1,6 @@
 """Reviews in a real browser (issue 15 item 3): sam opens a campaign for housing through the
-form, then revokes two supervisors and keeps a third with one Submit decisions; the API's
+form, then revokes two supervisors and keeps a third with one Submit decisions; vic accepts the
+recommendations of his campaign with one justification after a refused submission; the API's
 decision for a revoked person's field changes at once, and the revoked reviewer's own session
 (a second browser context) loses the Reviews page. axe finds nothing serious on the campaigns
 list, one campaign with its chart, and my items; each is saved as a screenshot."""
@@ -103,6 +104,7 @@ def test_a_refused_submission_names_the_item_and_keeps_the_choices(page_as, page
     vic.goto("/console/reviews/campaigns")
     vic.get_by_label("Due", exact=True).fill((date.today() + timedelta(days=7)).isoformat())
     vic.get_by_label("Keep the access").check()
+    vic.get_by_label("Recommend revoke when unused for (days)").fill("0")  # all unused
     vic.get_by_role("button", name="Open campaign").click()
     expect(vic.get_by_role("status").filter(has_text="opened with")).to_be_visible()
     vic.goto("/console/reviews")
@@ -115,6 +117,15 @@ def test_a_refused_submission_names_the_item_and_keeps_the_choices(page_as, page
                                   "written but neither Keep nor Revoke chosen")
     expect(row_group(vic, "Xia Lund (xia)").get_by_label("Revoke")).to_be_checked()
     check_page(vic, "reviews-refused")
+
+    accept = vic.get_by_role("region", name="Accept recommendations")
+    expect(accept).to_contain_text("3 items are recommended for revoke")
+    accept.get_by_label("Justification").fill("not used since the pilot ended")
+    accept.get_by_role("button", name="Accept recommendations").click()
+    expect(vic.get_by_role("status").filter(has_text="3 unused accesses revoked")
+           ).to_be_visible()
+    expect(vic.get_by_role("status").filter(has_text="No item waits for you")).to_be_visible()
+    check_page(vic, "reviews-accepted")
     vic.goto("/console/reviews/campaigns")
     vic.get_by_label("Due", exact=True).fill("2020-01-31")
     vic.get_by_label("Revoke the access").check()

@@ -224,7 +224,7 @@ def test_a_campaign_by_role_states_its_rule_and_shows_progress(review_app, signe
     sam = signed_in("sam")
     campaign = open_campaign(sam, programs="", roles="supervisor", on_no_decision="keep")
     page = sam.get(f"/console/reviews/campaigns/{campaign}").get_data(as_text=True)
-    assert "supervisor · every program" in page
+    assert "Access review: supervisor in every program" in page
     assert "any item still undecided will be kept (5 undecided items now)" in page
     assert "Progress per program" in page and 'role="img"' in page and "style=" not in page
     assert '<th scope="row">Behavioral Health</th>' in page
@@ -302,7 +302,7 @@ def test_let_it_expire_keeps_an_access_that_ends_by_itself_and_says_so(review_ap
     items = items_of(review_app, open_campaign(vic))
     page = vic.get("/console/reviews").get_data(as_text=True)
     assert "in force until 30 Jun 2027" in page  # sam's supervisor role ends then
-    assert page.count("Let it expire") == 1  # only sam's access has an end date
+    assert page.count("> Let it expire<") == 1  # only sam's access has an end date
     assert decide(vic, {items["sam"].id: ("expire", "ends with the pilot")}).status_code == 302
     sam = items_of(review_app, items["sam"].campaign_id)["sam"]
     assert (sam.decision, sam.note) == (

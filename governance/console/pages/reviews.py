@@ -71,8 +71,9 @@ def _render(*, status: int = 200, errors: dict | None = None, chosen: dict | Non
         choices=CHOICES, recommended_revoke=len(unused),
         reviews_anywhere=bool(reviewing_scope(session, user.id, now)),
         own_under_review=own_items_under_review(session, user.id),
-        campaigns=list(session.scalars(select(ReviewCampaign).where(
-            ReviewCampaign.status == "open").order_by(ReviewCampaign.due))),
+        campaigns=[(c.id, f"{names.scope(c)}, due {c.due:%d %b %Y}") for c in session.scalars(
+            select(ReviewCampaign).where(ReviewCampaign.status == "open")
+            .order_by(ReviewCampaign.due))],
         programs=dict(session.execute(select(Program.id, Program.name)
                                       .where(Program.retired_at.is_(None))
                                       .order_by(Program.name)).all()),

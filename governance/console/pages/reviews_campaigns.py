@@ -89,7 +89,8 @@ def _render_list(form: OpenCampaignForm, *, status: int = 200, errors: dict | No
         LIST_PAGE, form=form, errors=errors or {}, state_error=state_error, page=page,
         names=names, now=now, wanted=wanted,
         states=CAMPAIGN_STATES, fills=FILLS, columns=parts_columns(),
-        chart=progress_chart([(r.campaign.id, r.progress) for r in page.items]),
+        chart=progress_chart([(names.chart_label(r.campaign), r.progress)
+                              for r in page.items]),
         rules={r.campaign.id: rule_statement(r.campaign, r.progress, now) for r in page.items},
         links=page_links(page, ".review_campaigns", {"state": wanted or ""})), status
 
