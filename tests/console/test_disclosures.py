@@ -174,7 +174,7 @@ def test_the_list_filters_by_participant_recipient_purpose_review_and_accountabl
 
     def listed(query: str = "") -> set[str]:
         page = cora.get(PAGE + query).get_data(as_text=True)
-        return set(re.findall(r'aria-label="Cover sheet of (dsc[^"]+)"', page))
+        return set(re.findall(r'/disclosures/(dsc[^/"]+)/cover-sheet', page))
 
     assert listed() == {referral.id, emergency.id, legal.id}
     assert listed("?recipient=city_housing") == {referral.id}

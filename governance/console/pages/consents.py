@@ -7,7 +7,7 @@ from __future__ import annotations
 from flask import abort, render_template, request, url_for
 from sqlalchemy import select
 
-from governance.consent_text import bundle_previews, plain_summary, preview
+from governance.consent_text import LABEL_WORDS, bundle_previews, plain_summary, preview
 from governance.console import bp
 from governance.console.paged import paged
 from governance.extension import state
@@ -27,6 +27,7 @@ from governance.signin.session import any_power_required
 CONSENT_POWERS = (ADMIN, AUDITOR, APPROVER)  # as nav.py shows the link
 MAX_QUERY = 200
 MAX_DAYS = 365
+SOURCE_WORDS = {"file": "the organisation file", "api": "the API", "console": "the console"}
 WITHHELD_WORDS = {
     "bundle_prohibited": "the bundle never releases it",
     "recipient_not_covered": "this consent does not name that recipient",
@@ -57,6 +58,7 @@ def consents():
     return render_template(
         "governance/console/consents.html", wanted=wanted, programs=programs, errors=errors,
         participants=rows, pager=pager, searched=bool(request.args),
+        program_names=dict(programs),
         renew=attention.consents_to_renew(session, now, shown=0)), 400 if errors else 200
 
 
@@ -154,6 +156,8 @@ def consent_view(session, c: Consent, now, *, summary: bool = True) -> dict:  # 
     return {"row": c, "status": document["status"], "from": document.get("from"),
             "until": document.get("until"),
             "summary": plain_summary(session, c) if summary else None,
+            "never": [(label, LABEL_WORDS.get(label)) for label in c.exclude_labels or []],
+            "source": SOURCE_WORDS.get(c.source, c.source),
             "url": url_for(".consent_detail", consent_id=c.id)}
 
 

@@ -16,7 +16,7 @@ from governance.console.pages.disclosures import DISCLOSURE_POWERS, arg
 from governance.db import CONSOLE, release_session
 from governance.errors import GovernanceError
 from governance.extension import state
-from governance.models import Disclosure, Participant
+from governance.models import Disclosure, Participant, Partner
 from governance.operations.accounting import (
     RecordAccountingExport,
     accounting,
@@ -122,6 +122,7 @@ def sampling_page(review_errors: dict[str, str] | None = None, findings: dict | 
         report=report, checked=checked, exceptions=found, reviews=open_reviews(session),
         review_errors=review_errors or {}, findings=findings or {},
         redraw=url_for(".disclosures_sampling", month=asked["month"], size=asked["size"]),
+        partners=dict(session.execute(select(Partner.id, Partner.name)).all()),
         me=signed_in_user().id), 400 if errors and status == 200 else status
 
 

@@ -17,7 +17,6 @@ from governance.db import CONSOLE, release_session
 from governance.errors import GovernanceError
 from governance.extension import state
 from governance.models import Disclosure, Partner, Purpose
-from governance.operations.accounting import permission_text
 from governance.operations.disclosures import RecordDisclosure, cover_sheet, cover_sheet_text
 from governance.reads.disclosures import (
     REVIEW_STATES,
@@ -75,7 +74,7 @@ def disclosures():
     return render_template(
         "governance/console/disclosures.html", wanted=wanted, errors=errors,
         rows=[] if errors else rows, pager=pager, partners=partners, purposes=purposes,
-        permission_text=permission_text, reviews_open=open_reviews(session, limit=0).total
+        reviews_open=open_reviews(session, limit=0).total
     ), 400 if errors else 200
 
 
