@@ -136,7 +136,7 @@ def test_bad_input_is_named_beside_the_item_and_nothing_is_written(signed_in, co
     response = post(signed_in("sam"), f"/console/approvals/overrides/{override_id}", data)
     assert response.status_code == 400
     page = text(response)
-    assert f'id="{override_id}-note-error" role="alert">{message}' in page
+    assert f'id="{override_id}-note-error">{message}' in page
     assert one(console_app, Override, override_id).status == "pending"
 
 
@@ -186,7 +186,7 @@ def test_break_glass_uses_are_closed_with_a_finding(signed_in, console_app):
     assert "client in crisis" in glass and own not in glass
     response = post(client, f"/console/approvals/break-glass/{item}", {"finding": " "})
     assert response.status_code == 400
-    assert f'id="{item}-finding-error" role="alert">required: write what' in text(response)
+    assert f'id="{item}-finding-error">required: write what' in text(response)
     assert post(client, f"/console/approvals/break-glass/{own}",
                 {"finding": "fine"}).status_code == 422
     assert post(client, f"/console/approvals/break-glass/{item}",

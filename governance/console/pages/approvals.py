@@ -39,6 +39,7 @@ class Refusal:
     item: str
     field: str
     message: str
+    status: int
 
 
 @bp.get("/approvals")
@@ -110,7 +111,7 @@ def _refused(item_id: str, field: str, exc: GovernanceError):
     state().session.rollback()
     detail = next(iter(exc.details.values()), None) if len(exc.details) == 1 else None
     message = exc.message if detail is None or exc.status != 400 else detail
-    return _page(Refusal(item_id, field, message)), exc.status
+    return _page(Refusal(item_id, field, message, exc.status)), exc.status
 
 
 def _filters() -> dict:

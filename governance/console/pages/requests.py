@@ -34,6 +34,7 @@ from governance.signin.session import (
     any_power_required,
     fresh_sign_in,
     fresh_sign_in_required,
+    host_signs_in,
     signed_in_user,
 )
 
@@ -163,6 +164,8 @@ def break_glass():
     """Emergency access at once, for an hour, reviewed afterwards; needs a recent sign-in."""
     form = _read_form(BREAK_GLASS_FIELDS, request.form)
     if not fresh_sign_in():
+        if host_signs_in():
+            return state().login_manager.needs_refresh()  # the host's own refresh page
         flash("Breaking the glass needs a recent sign-in. Sign in again: you come back to the "
               "form with the participant and program kept; give the reason again.")
         back = url_for(".break_glass_form", participant=form.values["participant"][:MAX_ID],
@@ -186,8 +189,8 @@ def break_glass():
         return _page(_read_form(REQUEST_FIELDS, MultiDict()), glass=form), 400
     o = use.override
     flash(f"The glass is broken: you may view the whole record of {o.participant_id} in "
-          f"{o.program_id} until {when(o.expires_at)}. This use ({o.id}) will be reviewed by a "
-          "supervisor or compliance officer.")
+          f"{Names(st.session).program(o.program_id)} until {when(o.expires_at)}. This use "
+          f"({o.id}) will be reviewed by a supervisor or compliance officer.")
     return redirect(url_for(".requests"))
 
 
