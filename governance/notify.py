@@ -75,6 +75,8 @@ class InboxNotifier:
     docstring for why after the operation's commit)."""
 
     def notify(self, session: Session, notice: Notice) -> None:
+        if not notice.recipients:  # nobody to tell: no commit (which would expire the view's rows)
+            return
         at = notice.at or utcnow()
         session.add_all(Notification(id=new_id("ntf"), user_id=user, event=notice.event,
                                      subject=notice.subject[:1000], body=notice.body[:4000],
