@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import statistics
 import sys
 import tempfile
 import time
@@ -40,16 +39,13 @@ from bench.access_explorer import (  # noqa: E402
     signed_in_client,
     timed,
 )
-from bench.harness import database  # noqa: E402
-from governance import create_app  # noqa: E402
-from governance.cli import apply_spec  # noqa: E402
+from bench.harness import close_app, console_bench_app, page_row  # noqa: E402
 from governance.clock import utcnow  # noqa: E402
 from governance.extension import state  # noqa: E402
 from governance.ids import new_id  # noqa: E402
 from governance.models import Notification, User  # noqa: E402
 from governance.notify import InboxNotifier, Notice  # noqa: E402
 from governance.operations.local_accounts import SetPassword  # noqa: E402
-from governance.orgfile import validate  # noqa: E402
 from governance.reads.notifications import CATEGORY_OF, unread_count  # noqa: E402
 
 URL = "/console/notifications"
@@ -89,14 +85,9 @@ def page(client, query: dict | None = None, expect: bytes = b"inbox-list"):  # n
 def run_backend(backend: str, args: argparse.Namespace) -> list[str]:
     rows = []
     with ExitStack() as stack, tempfile.TemporaryDirectory() as tmp:
-        app = create_app({"GOVERNANCE_DATABASE_URL": database(stack, backend, Path(tmp)),
-                          "GOVERNANCE_SECRET_KEY": "bench",
-                          "GOVERNANCE_SIGNIN_RATE_PER_ADDRESS": "1000 per minute",
-                          "GOVERNANCE_SIGNIN_RATE_PER_USER": "1000 per minute"})
-        org = explorer_org(args.fraction)
+        began = time.perf_counter()
+        app, _ = console_bench_app(stack, backend, Path(tmp), explorer_org(args.fraction))
         with app.app_context():
-            began = time.perf_counter()
-            apply_spec(validate(org), actor="bench", dry_run=False, digest=None, label="scale")
             SetPassword(ADMIN, PASSWORD, utcnow(), actor="bench").execute(state(app).session)
             users = list(state(app).session.scalars(select(User.id).where(User.id != ADMIN)))
             fill_inboxes(app, users, args.per_user, args.mine)
@@ -140,10 +131,7 @@ def run_backend(backend: str, args: argparse.Namespace) -> list[str]:
             ("inbox notifier: one notice to 50 users", notify_fifty),
         ]
         for name, call in cases:
-            cold, warm, cpu = timed(call, args.n)
-            p95 = sorted(warm)[min(len(warm) - 1, int(len(warm) * 0.95))]
-            rows.append(f"| {backend} | {name} | {statistics.median(warm):.1f} | {p95:.1f} | "
-                        f"{max(warm):.1f} | {statistics.median(cpu):.1f} | {cold:.0f} |")
+            rows.append(page_row(backend, name, *timed(call, args.n)))
             print(rows[-1], flush=True)
         listing = client.get(URL).get_data(as_text=True)
         token = re.search(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"',
@@ -157,10 +145,7 @@ def run_backend(backend: str, args: argparse.Namespace) -> list[str]:
         rows.append(f"| {backend} | Mark all read ({left:,} unread), once | {wall:.1f} | | | "
                     f"{cpu:.1f} | |")
         print(rows[-1], flush=True)
-        with app.app_context():
-            state(app).engine.close()
-            state(app).session.remove()
-            state(app).db.engine.dispose()
+        close_app(app)
     return rows
 
 

@@ -119,3 +119,37 @@ def figures(samples: list[float]) -> list[float]:
     ordered = sorted(samples)
     p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
     return [statistics.median(ordered) * 1e3, p99 * 1e3, len(ordered) / sum(ordered)]
+
+
+def console_bench_app(stack: ExitStack, backend: str, tmp: Path, org: dict):  # noqa: ANN201
+    """A console app on a fresh database of ``backend`` with ``org`` applied by the real
+    apply (sign-in limits lifted: a bench signs in often); the seconds the apply took."""
+    from governance import create_app
+    from governance.cli import apply_spec
+    from governance.orgfile import validate
+
+    app = create_app({"GOVERNANCE_DATABASE_URL": database(stack, backend, tmp),
+                      "GOVERNANCE_SECRET_KEY": "bench",
+                      "GOVERNANCE_SIGNIN_RATE_PER_ADDRESS": "1000 per minute",
+                      "GOVERNANCE_SIGNIN_RATE_PER_USER": "1000 per minute"})
+    with app.app_context():
+        began = time.perf_counter()
+        apply_spec(validate(org), actor="bench", dry_run=False, digest=None, label="scale")
+    return app, time.perf_counter() - began
+
+
+def page_row(backend: str, name: str, cold: float, wall: list[float], cpu: list[float]) -> str:
+    """A console bench's table row: p50, p95 and worst wall-clock ms, p50 CPU ms, cold ms."""
+    p95 = sorted(wall)[min(len(wall) - 1, int(len(wall) * 0.95))]
+    return (f"| {backend} | {name} | {statistics.median(wall):.1f} | {p95:.1f} | "
+            f"{max(wall):.1f} | {statistics.median(cpu):.1f} | {cold:.0f} |")
+
+
+def close_app(app) -> None:  # noqa: ANN001
+    """Let go of the app's snapshot listener, session and pool (its database is dropped next)."""
+    from governance.extension import state
+
+    with app.app_context():
+        state(app).engine.close()
+        state(app).session.remove()
+        state(app).db.engine.dispose()
