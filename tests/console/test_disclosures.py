@@ -338,3 +338,25 @@ def test_an_accounting_handed_out_is_dated_in_the_trail(console_app, signed_in):
     assert cora.get(PAGE + "/accounting.csv?participant=p-100").status_code == 200
     event = next(e for e in rows(console_app, AuditEvent) if e.kind == "accounting.exported")
     assert event.at == NOW + timedelta(hours=1)
+
+
+def test_the_list_and_the_accounting_are_paged(console_app, signed_in):
+    with console_app.app_context():  # 30 disclosures of p-200 (rows: only the pages are tested)
+        session = state(console_app).session
+        for i in range(30):
+            session.add(Disclosure(
+                id=f"dsc_{i:03d}", decision_id=f"dec_{i:03d}", at=NOW - timedelta(hours=i),
+                actor="rita", participant_id="p-200", program_id="housing",
+                recipient_id="county_dhs", purpose_id="required_by_law",
+                basis="required_by_law", channel="sftp", fields=["identity.name"],
+                withheld={}, permission={"legal_basis": "required_by_law"},
+                justification="order", accountable=True, obligations=[]))
+        session.commit()
+    cora = signed_in("cora")
+    first = cora.get(PAGE).get_data(as_text=True)
+    assert "1–25 of 30 disclosures" in first and "Page 1 of 2" in first
+    second = cora.get(PAGE + "?page=2").get_data(as_text=True)
+    assert re.findall(r'/disclosures/(dsc_\d+)/cover-sheet', second) == [
+        f"dsc_{i:03d}" for i in range(25, 30)]
+    page = cora.get(PAGE + "/accounting?participant=p-200&page=2").get_data(as_text=True)
+    assert "26–30 of 30 entries" in page and "participant=p-200" in page
