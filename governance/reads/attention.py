@@ -132,11 +132,13 @@ class DueItem:
     due: datetime
 
 
-def review_items_to_decide(session: Session, user: str, now: datetime, *columns):  # noqa: ANN201
+def review_items_to_decide(session: Session, user: str, now: datetime, *columns,  # noqa: ANN201
+                           scope: ApprovalScope | None = None):
     """The select of open items of open campaigns that ``user`` may decide (never their own
     access), with ``columns`` besides the item and its campaign's due date; None when ``user``
-    reviews nowhere. The Reviews page filters and pages it; the dashboard counts it."""
-    scope = reviewing_scope(session, user, now)
+    reviews nowhere (``scope``: their ``reviewing_scope``, when the caller has it already).
+    The Reviews page filters and pages it; the dashboard counts it."""
+    scope = scope if scope is not None else reviewing_scope(session, user, now)
     if not scope:
         return None
     return (select(ReviewItem, ReviewCampaign.due, *columns)

@@ -14,8 +14,9 @@ from sqlalchemy import case, func, or_, select
 from sqlalchemy.orm import Session
 
 from governance.models import Override, ReviewCampaign, ReviewItem, RoleAssignment, User
+from governance.operations.approvers import ApprovalScope
 from governance.reads.access import Page
-from governance.reads.attention import review_items_to_decide
+from governance.reads.attention import review_items_to_decide, reviewing_scope
 
 CAMPAIGN_STATES = ("open", "overdue", "closed")
 RECOMMENDATIONS = ("keep", "revoke")
@@ -143,6 +144,20 @@ class ItemFilter:
         return {k: v for k, v in vars(self).items() if v}
 
 
+@dataclass(frozen=True)
+class Reviewer:
+    """Who asks, and where they review (read once per page, however many lists it shows)."""
+
+    session: Session
+    user: str
+    now: datetime
+    scope: ApprovalScope
+
+    @classmethod
+    def of(cls, session: Session, user: str, now: datetime) -> Reviewer:
+        return cls(session, user, now, reviewing_scope(session, user, now))
+
+
 _ITEM_COLUMNS = (User.name, func.coalesce(RoleAssignment.last_used_at, ReviewItem.last_used_at),
                  func.coalesce(RoleAssignment.valid_until, Override.expires_at),
                  ReviewCampaign.on_no_decision, ReviewCampaign.unused_days)
@@ -162,35 +177,61 @@ def _filtered(query, wanted: ItemFilter):  # noqa: ANN001, ANN202
     if wanted.recommendation:
         query = query.where(ReviewItem.recommendation == wanted.recommendation)
     if wanted.person:
-        text = f"%{wanted.person.lower()}%"
-        query = query.where(or_(func.lower(ReviewItem.user_id).like(text),
-                                func.lower(User.name).like(text)))
+        text = wanted.person.lower()
+        query = query.where(or_(func.lower(ReviewItem.user_id).contains(text, autoescape=True),
+                                func.lower(User.name).contains(text, autoescape=True)))
     return query
 
 
-def items_to_decide(session: Session, user: str, now: datetime, wanted: ItemFilter, *,
-                    page: int, per_page: int) -> Page:
-    """The open items ``user`` may decide (never their own access), soonest due first."""
-    query = review_items_to_decide(session, user, now, *_ITEM_COLUMNS)
+def _to_decide(reviewer: Reviewer, wanted: ItemFilter, *columns):  # noqa: ANN202
+    """The items the reviewer may decide under ``wanted`` (None: they review nowhere); the
+    user table is joined only when a person is searched for or ``columns`` need it."""
+    query = review_items_to_decide(reviewer.session, reviewer.user, reviewer.now, *columns,
+                                   scope=reviewer.scope)
     if query is None:
+        return None
+    if columns:
+        query = _joined(query)
+    elif wanted.person:
+        query = query.outerjoin(User, User.id == ReviewItem.user_id)
+    return _filtered(query, wanted)
+
+
+def _count(session: Session, query) -> int:  # noqa: ANN001
+    return session.scalar(select(func.count()).select_from(query.subquery())) or 0
+
+
+def items_to_decide(reviewer: Reviewer, wanted: ItemFilter, *, page: int, per_page: int
+                    ) -> Page:
+    """The open items the reviewer may decide (never their own access), soonest due first."""
+    counted = _to_decide(reviewer, wanted)
+    if counted is None:
         return Page([], 0, page, per_page)
-    query = _filtered(_joined(query), wanted)
-    total = session.scalar(select(func.count()).select_from(query.subquery()))
+    query = _to_decide(reviewer, wanted, *_ITEM_COLUMNS)
+    session = reviewer.session
     rows = session.execute(query.order_by(ReviewCampaign.due, ReviewItem.user_id, ReviewItem.id)
                            .offset(_offset(page, per_page)).limit(per_page))
-    return Page([ItemRow(*row) for row in rows], total, page, per_page)
+    return Page([ItemRow(*row) for row in rows], _count(session, counted), page, per_page)
 
 
-def recommended_revokes(session: Session, user: str, now: datetime, wanted: ItemFilter
-                        ) -> list[str]:
-    """Ids of the open items ``user`` may decide that are recommended for revoke (unused),
+def _recommended(reviewer: Reviewer, wanted: ItemFilter):  # noqa: ANN202
+    return _to_decide(reviewer, ItemFilter(wanted.campaign, wanted.program, "revoke",
+                                           wanted.person))
+
+
+def recommended_revoke_count(reviewer: Reviewer, wanted: ItemFilter) -> int:
+    """How many "Accept recommendations" would revoke under ``wanted``."""
+    query = _recommended(reviewer, wanted)
+    return 0 if query is None else _count(reviewer.session, query)
+
+
+def recommended_revokes(reviewer: Reviewer, wanted: ItemFilter) -> list[str]:
+    """Ids of the open items the reviewer may decide that are recommended for revoke (unused),
     within ``wanted``: what "Accept recommendations" decides."""
-    query = review_items_to_decide(session, user, now)
+    query = _recommended(reviewer, wanted)
     if query is None:
         return []
-    query = _filtered(query.outerjoin(User, User.id == ReviewItem.user_id),
-                      ItemFilter(wanted.campaign, wanted.program, "revoke", wanted.person))
-    return [item.id for item, _ in session.execute(query.order_by(ReviewItem.id))]
+    return [item.id for item, _ in reviewer.session.execute(query.order_by(ReviewItem.id))]
 
 
 def own_items_under_review(session: Session, user: str) -> int:
@@ -212,7 +253,7 @@ def campaign_items(session: Session, campaign_id: str, *, state: str | None,
     elif state in RECOMMENDATIONS:
         query = query.where(ReviewItem.status == "decided", ReviewItem.decision == state)
     query = _filtered(query, ItemFilter(person=person))
-    total = session.scalar(select(func.count()).select_from(query.subquery()))
+    total = _count(session, query)
     rows = session.execute(query.order_by(ReviewItem.user_id, ReviewItem.id)
                            .offset(_offset(page, per_page)).limit(per_page))
     return Page([ItemRow(*row) for row in rows], total, page, per_page)

@@ -278,6 +278,8 @@ def test_items_are_filtered_and_paged(review_app, signed_in, monkeypatch):
     assert "Xia Lund (xia)" in second and "Vic Moreau" not in second
     found = sam.get("/console/reviews?person=moreau").get_data(as_text=True)
     assert "1 item to decide matching the filters." in found and "Vic Moreau (vic)" in found
+    assert "No item waits for you under these filters." in sam.get(
+        "/console/reviews?person=%25").get_data(as_text=True)  # a % is a character, not a glob
     assert sam.get("/console/reviews?recommendation=perhaps").status_code == 400
 
 

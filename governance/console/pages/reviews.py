@@ -21,13 +21,14 @@ from governance.errors import GovernanceError
 from governance.extension import state
 from governance.models import Program, ReviewCampaign
 from governance.operations.review_decisions import DecideReviewItems, ItemDecision
-from governance.reads.attention import reviewing_scope
 from governance.reads.reviews import (
     RECOMMENDATIONS,
     ItemFilter,
+    Reviewer,
     end_dates,
     items_to_decide,
     own_items_under_review,
+    recommended_revoke_count,
     recommended_revokes,
 )
 from governance.signin.powers import REVIEWER
@@ -59,17 +60,16 @@ def _render(*, status: int = 200, errors: dict | None = None, chosen: dict | Non
     session, now, user = state().session, state().clock(), signed_in_user()
     wanted, filter_errors = _wanted()
     errors = {**filter_errors, **(errors or {})}
-    page = items_to_decide(session, user.id, now, wanted,
-                           page=page_number(), per_page=PER_PAGE)
+    reviewer = Reviewer.of(session, user.id, now)
+    page = items_to_decide(reviewer, wanted, page=page_number(), per_page=PER_PAGE)
     names = ReviewNames(session)
     names.learn({r.item.user_id for r in page.items})
     args = wanted.as_args()
-    unused = recommended_revokes(session, user.id, now, wanted)
     page_html = render_template(
         PAGE, page=page, names=names, now=now, args=args, errors=errors,
         chosen=chosen or {}, notes=notes or {}, justification=justification,
-        choices=CHOICES, recommended_revoke=len(unused),
-        reviews_anywhere=bool(reviewing_scope(session, user.id, now)),
+        choices=CHOICES, recommended_revoke=recommended_revoke_count(reviewer, wanted),
+        reviews_anywhere=bool(reviewer.scope),
         own_under_review=own_items_under_review(session, user.id),
         campaigns=[(c.id, f"{names.scope(c)}, due {c.due:%d %b %Y}") for c in session.scalars(
             select(ReviewCampaign).where(ReviewCampaign.status == "open")
@@ -164,20 +164,21 @@ def reviews_accept():
     justification = (request.form.get("justification") or "").strip()
     expected = request.form.get("expected", "")
     wanted, _ = _wanted()
-    ids = recommended_revokes(state().session, signed_in_user().id, state().clock(), wanted)
-    problem = None
+    ids = recommended_revokes(Reviewer.of(state().session, signed_in_user().id, state().clock()),
+                              wanted)
+    problem, status = None, 400
     if not justification:
         problem = "write a justification: it is recorded as the note of every revoke"
     elif len(justification) > MAX_NOTE:
         problem = f"the justification is longer than {MAX_NOTE:,} characters"
     elif not ids:
         problem = "no item here is recommended for revoke"
-    elif expected != str(len(ids)):
-        problem = (f"the list changed since the page was shown: {len(ids):,} items are "
-                   "recommended for revoke now. Look at them again, then accept.")
+    elif expected != str(len(ids)):  # what the reviewer saw is not what would be revoked
+        problem, status = (f"the list changed since the page was shown: {len(ids):,} items "
+                           "are recommended for revoke now. Look at them again, then accept."
+                           ), 409
     if problem:
-        return _render(status=409 if ids and justification and len(justification) <= MAX_NOTE
-                       else 400, errors={"justification": problem},
+        return _render(status=status, errors={"justification": problem},
                        justification=justification)
     try:
         decided = _decide([ItemDecision(i, "revoke", justification) for i in ids])
