@@ -18,6 +18,7 @@ class Pager:
     total: int
     endpoint: str
     args: dict
+    param: str = "page"  # the query's name for it (two lists on one page need two)
 
     @property
     def offset(self) -> int:
@@ -36,7 +37,7 @@ class Pager:
         return min(self.total, self.offset + self.per_page)
 
     def url(self, page: int) -> str:
-        return url_for(self.endpoint, **self.args, page=page)
+        return url_for(self.endpoint, **{**self.args, self.param: page})
 
     @property
     def previous_url(self) -> str | None:
@@ -54,13 +55,13 @@ def page_number(name: str = "page") -> int:
         else 1
 
 
-def paged(read: Callable[[int, int], Found], endpoint: str, per_page: int, args: dict
-          ) -> tuple[Pager, list]:
-    """The page ``?page=`` asks for of what ``read(offset, limit)`` finds; a page past the
-    end shows the last one."""
-    page = page_number()
+def paged(read: Callable[[int, int], Found], endpoint: str, per_page: int, args: dict,
+          param: str = "page") -> tuple[Pager, list]:
+    """The page ``?page=`` (or ``param``) asks for of what ``read(offset, limit)`` finds; a
+    page past the end shows the last one."""
+    page = page_number(param)
     found = read((page - 1) * per_page, per_page)
     if not found.rows and found.total and page > 1:
         page = -(-found.total // per_page)
         found = read((page - 1) * per_page, per_page)
-    return Pager(page, per_page, found.total, endpoint, args), found.rows
+    return Pager(page, per_page, found.total, endpoint, args, param), found.rows

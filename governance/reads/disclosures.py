@@ -47,12 +47,12 @@ def disclosures_page(session: Session, wanted: DisclosureFilter, *, offset: int 
     return Found(total, rows)
 
 
-def open_reviews(session: Session, *, limit: int = 50) -> Found:
+def open_reviews(session: Session, *, offset: int = 0, limit: int = 20) -> Found:
     """Emergency disclosures awaiting their after-the-fact review, oldest first."""
     query = select(Disclosure).where(Disclosure.review_status == "pending")
     total = session.scalar(select(func.count()).select_from(query.subquery()))
     return Found(total, list(session.scalars(query.order_by(Disclosure.at, Disclosure.id)
-                                             .limit(limit))))
+                                             .offset(offset).limit(limit))))
 
 
 @dataclass(frozen=True)

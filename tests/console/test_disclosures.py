@@ -340,7 +340,7 @@ def test_an_accounting_handed_out_is_dated_in_the_trail(console_app, signed_in):
     assert event.at == NOW + timedelta(hours=1)
 
 
-def test_the_list_and_the_accounting_are_paged(console_app, signed_in):
+def test_the_lists_are_paged(console_app, signed_in):
     with console_app.app_context():  # 30 disclosures of p-200 (rows: only the pages are tested)
         session = state(console_app).session
         for i in range(30):
@@ -350,7 +350,8 @@ def test_the_list_and_the_accounting_are_paged(console_app, signed_in):
                 recipient_id="county_dhs", purpose_id="required_by_law",
                 basis="required_by_law", channel="sftp", fields=["identity.name"],
                 withheld={}, permission={"legal_basis": "required_by_law"},
-                justification="order", accountable=True, obligations=[]))
+                justification="order", accountable=True, obligations=[],
+                review_status="pending"))
         session.commit()
     cora = signed_in("cora")
     first = cora.get(PAGE).get_data(as_text=True)
@@ -360,3 +361,6 @@ def test_the_list_and_the_accounting_are_paged(console_app, signed_in):
         f"dsc_{i:03d}" for i in range(25, 30)]
     page = cora.get(PAGE + "/accounting?participant=p-200&page=2").get_data(as_text=True)
     assert "26–30 of 30 entries" in page and "participant=p-200" in page
+    reviews = cora.get(PAGE + "/sampling?reviews_page=2").get_data(as_text=True)
+    assert "Emergency disclosures awaiting review (30)" in reviews
+    assert reviews.count('name="finding"') == 10 and "21–30 of 30" in reviews

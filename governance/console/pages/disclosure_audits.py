@@ -117,9 +117,13 @@ def sampling_page(review_errors: dict[str, str] | None = None, findings: dict | 
         checked = {d.id: d for d in session.scalars(select(Disclosure).where(
             Disclosure.id.in_(report["checked"])))}
     found = {r["disclosure_id"]: r["exceptions"] for r in (report or {}).get("exceptions", [])}
+    reviews_pager, reviews = paged(lambda offset, limit: open_reviews(
+        session, offset=offset, limit=limit), ".disclosures_sampling", 20, asked,
+        "reviews_page")
     return render_template(
         "governance/console/disclosures_sampling.html", asked=asked, errors=errors,
-        report=report, checked=checked, exceptions=found, reviews=open_reviews(session),
+        report=report, checked=checked, exceptions=found, reviews=reviews,
+        reviews_pager=reviews_pager,
         review_errors=review_errors or {}, findings=findings or {},
         redraw=url_for(".disclosures_sampling", month=asked["month"], size=asked["size"]),
         partners=dict(session.execute(select(Partner.id, Partner.name)).all()),
