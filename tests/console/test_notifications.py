@@ -150,6 +150,24 @@ def test_escalations_go_to_their_approvers_and_the_decision_to_the_requester(con
     assert told.subject == "Your escalation for p-100 was approved by cora"
 
 
+def test_decisions_taken_in_the_console_reach_the_requester(console_app, api, signed_in):
+    decision = ok(api.post("/api/v1/decisions", json=PAYMENT))
+    escalation = ok(api.post("/api/v1/escalations", json={
+        "actor": "rita", "decision_id": decision["decision_id"],
+        "justification": "claim dispute needs the member name"}), 201)
+    override = ok(api.post("/api/v1/overrides", json=OVERRIDE), 201)
+    cora, sam = signed_in("cora"), signed_in("sam")
+    for client, path in ((cora, f"/console/approvals/escalations/{escalation['id']}"),
+                         (sam, f"/console/approvals/overrides/{override['id']}")):
+        response = client.post(path, data={"verdict": "deny", "note": "not enough",
+                                           "csrf_token": csrf_token(client, "/console/")})
+        assert response.status_code == 302, response.get_data(as_text=True)
+    assert [n.subject for n in inbox(console_app, "rita")] == [
+        "Your escalation for p-100 was denied by cora"]
+    assert [n.subject for n in inbox(console_app, "nick")] == [
+        "Your override request in housing was denied by sam"]
+
+
 def test_review_items_go_to_each_reviewer_never_about_their_own_access(console_app, api):
     ok(api.post("/api/v1/reviews/campaigns", json={
         "actor": "ada", "roles": ["supervisor"], "due": "2026-12-20T00:00:00",

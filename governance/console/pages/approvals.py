@@ -60,7 +60,7 @@ def _decide_escalation(item_id: str, approve: bool, note: str | None) -> None:
     """An approved escalation covers the same disclosure for 7 days."""
     st = state()
     DecideEscalation(item_id, signed_in_user().id, approve, note, st.clock(),
-                     via=CONSOLE).execute(st.session)
+                     notifier=st.notifier, via=CONSOLE).execute(st.session)
 
 
 DECIDE = {"overrides": ("override request", _decide_override),
