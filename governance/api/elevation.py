@@ -113,7 +113,7 @@ def show_review_campaign(campaign_id: str):
 def decide_review_item(item_id: str):
     data, st = json_object(), state()
     item = DecideReviewItem(item_id, data.get("actor"), data.get("decision"), data.get("note"),
-                            st.clock()).execute(st.session)
+                            st.clock(), notifier=st.notifier).execute(st.session)
     return jsonify(item_document(item))
 
 

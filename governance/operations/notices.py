@@ -4,8 +4,8 @@ never everyone. The operations send these after their commit (``governance.notif
 - a request to decide (an override, an escalation) goes to those who may decide it, never to
   the requester, even when the requester approves such things elsewhere;
 - a decision goes to the requester, naming who decided it and until when access runs;
-- access about to end (once, an hour before), ended, lapsed or ended early by someone else goes
-  to its holder;
+- access about to end (once, an hour before), ended, lapsed, ended early by someone else or
+  revoked in an access review goes to its holder;
 - a break-glass use goes to those who close its review (never the user who broke the glass);
 - review items go to each reviewer with the items that reviewer may decide (their programs,
   never their own access), so nobody is told of a campaign that has nothing for them; items
@@ -157,3 +157,23 @@ def review_assigned(session: Session, campaign: ReviewCampaign, items: list[Revi
 
 def _items(count: int) -> str:
     return f"{count} item{'' if count == 1 else 's'}"
+
+
+def review_revoked(items: list[ReviewItem], by: str, now: datetime) -> list[Notice]:
+    """To each holder whose access a review ended (by a reviewer, or by the campaign's
+    ``on_no_decision: revoke`` at its due date): what ended and why."""
+    ended: dict[str, list[ReviewItem]] = defaultdict(list)
+    for item in items:
+        ended[item.user_id].append(item)
+    why = ("no reviewer decided by the campaign's due date, and its rule is to revoke"
+           if by == "system" else f"{by} revoked it in an access review")
+    return [Notice("review.access_revoked", [user],
+                   f"Your access was revoked in access review {theirs[0].campaign_id}",
+                   f"Ended now: {'; '.join(_reviewed(i) for i in theirs)}. Why: {why}.",
+                   {"items": [i.id for i in theirs]}, now, theirs[0].campaign_id)
+            for user, theirs in sorted(ended.items())]
+
+
+def _reviewed(item: ReviewItem) -> str:
+    what = item.role_id or item.kind.replace("_", "-")
+    return f"{what} in {item.program_id or 'every program'}"

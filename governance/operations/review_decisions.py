@@ -10,7 +10,7 @@ policy revision moves once for all of them, in one transaction.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import select, update
@@ -19,9 +19,11 @@ from sqlalchemy.orm import Session
 from governance import audit
 from governance.errors import GovernanceError, listing
 from governance.models import PolicyState, ReviewItem
+from governance.notify import Notifier, deliver
 from governance.operations.common import active_actor
 from governance.operations.constraints import require_reviewer
 from governance.operations.errors import Invalid
+from governance.operations.notices import review_revoked
 from governance.operations.reviews import (
     DECISIONS,
     check_decidable,
@@ -49,6 +51,7 @@ class DecideReviewItems:
     decisions: Sequence[ItemDecision]
     now: datetime
     via: str = "api"  # "console" when a signed-in reviewer submitted the form
+    notifier: Notifier | None = field(default=None, kw_only=True)  # told after the commit
 
     def execute(self, session: Session) -> list[ReviewItem]:
         actor = active_actor(session, self.actor)
@@ -87,7 +90,11 @@ class DecideReviewItems:
         if changes:
             bump_revision(session, changes)
         audit.append_rows(session, rows)
+        # Written before the commit expires the items (read after, each would be a query).
+        told = review_revoked([i for i in decided if i.decision == "revoke"], actor, self.now)
         session.commit()
+        if self.notifier is not None:  # each holder whose access ended, once
+            deliver(self.notifier, session, *told)
         return decided
 
 

@@ -38,6 +38,7 @@ from governance.operations.notices import (
     override_expiring,
     override_lapsed,
     review_assigned,
+    review_revoked,
 )
 from governance.operations.state import bump_revision
 from governance.policy.patterns import MAX_ID_LENGTH
@@ -264,6 +265,7 @@ class DecideReviewItem:
     decision: object
     note: str | None
     now: datetime
+    notifier: Notifier | None = field(default=None, kw_only=True)  # told after the commit
 
     def execute(self, session: Session) -> ReviewItem:
         actor = active_actor(session, self.actor)
@@ -278,6 +280,8 @@ class DecideReviewItem:
         audit.append(session, "review.item_decided", document, actor=actor,
                      subject=item.user_id, ref=item.id, at=self.now)
         session.commit()
+        if self.notifier is not None and self.decision == "revoke":
+            deliver(self.notifier, session, *review_revoked([item], actor, self.now))
         return item
 
 
@@ -378,6 +382,7 @@ class RunDue:
         campaigns = session.scalars(select(ReviewCampaign).where(
             ReviewCampaign.status == "open", ReviewCampaign.due <= self.now)).all()
         for campaign in campaigns:
+            revoked = []
             for item in campaign_items(session, campaign.id):
                 if item.status != "open":
                     continue
@@ -387,10 +392,12 @@ class RunDue:
                 rule = f"no decision by the due date (on_no_decision: {campaign.on_no_decision})"
                 if campaign.on_no_decision == "revoke":
                     _revoke(session, item, "system", self.now, rule)
+                    revoked.append(item)
                 self._audit("review.item_decided", item_document(item),
                             f"access review {campaign.id}: {rule}", subject=item.user_id)
             campaign.status, campaign.closed_at = "closed", self.now
             self._audit("review.campaign_closed", {"id": campaign.id}, "its due date passed")
+            self.notices += review_revoked(revoked, "system", self.now)
         return len(campaigns)
 
     def _open_scheduled(self, session: Session) -> int:

@@ -19,7 +19,8 @@ ABOUT = {
     "mine": ("Decisions on my requests", ("override.approved", "override.denied",
                                           "override.lapsed", "escalation.approved",
                                           "escalation.denied")),
-    "ending": ("Access ending", ("override.expiring", "override.expired", "override.revoked")),
+    "ending": ("Access ending", ("override.expiring", "override.expired", "override.revoked",
+                                 "review.access_revoked")),
     "reviews": ("Access reviews", ("review.item_assigned", "review.item_overdue",
                                    "review.no_reviewer")),
 }

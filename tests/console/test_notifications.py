@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from governance.extension import state
 from governance.models import AuditEvent, Notification
 from governance.notify import InboxNotifier, Notice
+from governance.operations.review_decisions import DecideReviewItems, ItemDecision
 from governance.operations.reviews import RunDue
 from tests.conftest import NOW, new_key
 from tests.signin.conftest import csrf_token
@@ -176,6 +177,39 @@ def test_review_items_go_to_each_reviewer_never_about_their_own_access(console_a
     assert [n.event for n in inbox(console_app, "cora")] == ["review.item_assigned"]
     assert "1 item for you" in inbox(console_app, "cora")[0].subject
     assert inbox(console_app, "sam") == []
+
+
+def campaign_items(app, api, on_no_decision: str = "keep") -> dict[str, str]:
+    """A campaign over supervisors (sam's item, which cora reviews): user -> item id."""
+    opened = ok(api.post("/api/v1/reviews/campaigns", json={
+        "actor": "ada", "roles": ["supervisor"], "due": "2026-12-20T00:00:00",
+        "on_no_decision": on_no_decision}), 201)
+    return {i["user"]: i["id"] for i in opened["items"]}
+
+
+@pytest.mark.parametrize("how", ["api", "bulk"])
+def test_access_revoked_in_a_review_is_told_to_its_holder(console_app, api, how):
+    item = campaign_items(console_app, api)["sam"]
+    if how == "api":  # cora reviews everywhere (the console's Reviews page needs the power)
+        ok(api.post(f"/api/v1/reviews/items/{item}/decide",
+                    json={"actor": "cora", "decision": "revoke"}))
+    else:  # what the Reviews page's Submit decisions runs
+        with console_app.app_context():
+            DecideReviewItems("cora", [ItemDecision(item, "revoke")], NOW,
+                              notifier=state(console_app).notifier).execute(
+                state(console_app).session)
+    [told] = inbox(console_app, "sam")
+    assert told.event == "review.access_revoked"
+    assert "Ended now: supervisor in housing. Why: cora revoked it" in told.body
+
+
+def test_a_missed_due_date_that_revokes_tells_the_holder_why(console_app, api):
+    campaign_items(console_app, api, on_no_decision="revoke")
+    with console_app.app_context():
+        RunDue(NOW + timedelta(days=30), notifier=state(console_app).notifier).execute(
+            state(console_app).session)
+    [told] = [n for n in inbox(console_app, "sam") if n.event == "review.access_revoked"]
+    assert "no reviewer decided by the campaign's due date" in told.body
 
 
 def test_break_glass_goes_to_those_who_close_its_review(console_app, api):

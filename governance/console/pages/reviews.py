@@ -128,8 +128,8 @@ def _let_expire(decisions: list[ItemDecision], errors: dict) -> list[ItemDecisio
 
 
 def _decide(decisions: list[ItemDecision]) -> list:
-    return DecideReviewItems(signed_in_user().id, decisions, state().clock(),
-                             via="console").execute(state().session)
+    return DecideReviewItems(signed_in_user().id, decisions, state().clock(), via="console",
+                             notifier=state().notifier).execute(state().session)
 
 
 def _back() -> str:
