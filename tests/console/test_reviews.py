@@ -292,6 +292,7 @@ def test_an_overdue_campaign_is_flagged_on_the_dashboard_with_its_rule(review_ap
         page = signed_in(user).get("/console/").get_data(as_text=True)
         assert "Overdue access reviews" in page, user
         assert "4 undecided items will be revoked" in page
+    assert "due 07 Dec 2026 (overdue)" in signed_in("sam").get("/console/").get_data(as_text=True)
     listing = signed_in("sam").get("/console/reviews/campaigns?state=overdue").get_data(
         as_text=True)
     assert "Overdue since 07 Dec 2026, 23:59 UTC" in listing

@@ -127,6 +127,7 @@ def review_card(session: Session, user: str, now: datetime, names: Names) -> Car
     names.learn({d.item.user_id for d in due.items})
     lines = [f"{names.user(d.item.user_id)}: {d.item.role_id or d.item.kind} in "
              f"{names.program(d.item.program_id)}, due {d.due:%d %b %Y}"
+             + (" (overdue)" if d.due <= now else "")
              + (f", recommended: {d.item.recommendation}" if d.item.recommendation else "")
              for d in due.items]
     return Card("reviews", "Access review items due", due.count, lines, due.more,
