@@ -4,11 +4,11 @@
                                                [--fraction 1.0] [--disclosures 20000]
 
 The organisation of bench/scale_org.py (10,000 users, 100,000 participants each with a consent,
-50 partners, 20 bundles, 300 fields), plus a compliance officer who is also an administrator,
-applied to a fresh database with the real apply, as bench/access_explorer.py does; then
+50 partners, 20 bundles, 300 fields), plus the console administrator of bench/access_explorer.py
+(who may open both pages), applied to a fresh database with the real apply; then
 ``--disclosures`` disclosure rows over the last 60 days (one participant with 60 of them, so
 their accounting has pages) and one real disclose decision made through the API. Through
-Flask's test client signed in as that officer (each page rendered, as a browser gets it):
+Flask's test client signed in as that administrator (each page rendered, as a browser gets it):
 ``--n`` loads of each page after one warm-up, and ``--n`` renewals and revocations through
 their forms (each on another consent). Prints the median, p95 and worst wall-clock time in ms,
 the median CPU time of this process (the server's own work: on a shared, loaded machine the
@@ -20,10 +20,8 @@ import argparse
 import os
 import random
 import re
-import statistics
 import sys
 import tempfile
-import time
 from contextlib import ExitStack
 from datetime import timedelta
 from pathlib import Path
@@ -32,31 +30,23 @@ from sqlalchemy import insert, select
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.harness import database  # noqa: E402
-from bench.scale_org import build_scale_org  # noqa: E402
-from governance import create_app  # noqa: E402
-from governance.cli import apply_spec  # noqa: E402
+from bench.access_explorer import (  # noqa: E402
+    ADMIN,
+    PASSWORD,
+    explorer_org,
+    signed_in_client,
+    timed,
+)
+from bench.harness import close_app, console_bench_app, page_row  # noqa: E402
 from governance.clock import utcnow  # noqa: E402
 from governance.extension import state  # noqa: E402
 from governance.ids import new_id  # noqa: E402
 from governance.models import Consent, Disclosure  # noqa: E402
 from governance.operations.api_keys import CreateApiKey  # noqa: E402
 from governance.operations.local_accounts import SetPassword  # noqa: E402
-from governance.orgfile import validate  # noqa: E402
 
-OFFICER, PASSWORD = "bench-officer", "a benchmark's long passphrase"
 BUDGET_MS = 200
 BUSY = "p000042"  # the participant with many disclosures
-
-
-def bench_org(fraction: float) -> dict:
-    org = build_scale_org(fraction)
-    org["roles"].append({"id": "compliance_admin", "scope": "organization",
-                         "console": ["admin", "auditor"],
-                         "grants": {"view": [], "export": [], "disclose": []}})
-    org["users"].append({"id": OFFICER, "name": "Bench Officer",
-                         "roles": [{"role": "compliance_admin"}]})
-    return org
 
 
 def add_disclosures(app, org: dict, count: int) -> list[str]:  # noqa: ANN001
@@ -95,30 +85,6 @@ def add_disclosures(app, org: dict, count: int) -> list[str]:  # noqa: ANN001
     return [r["id"] for r in rows]
 
 
-def signed_in_client(app):  # noqa: ANN001
-    client = app.test_client()
-    page = client.get("/console/sign-in").get_data(as_text=True)
-    token = re.search(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"', page).group(1)
-    answer = client.post("/console/sign-in", data={"user": OFFICER, "password": PASSWORD,
-                                                   "csrf_token": token})
-    assert answer.status_code == 302, answer.get_data(as_text=True)[:500]
-    return client
-
-
-def timed(call, n: int) -> tuple[float, list[float], list[float]]:  # noqa: ANN001
-    """The cold first call and ``n`` warm ones, in ms: wall-clock and this process's CPU."""
-    began = time.perf_counter()
-    call()
-    cold = (time.perf_counter() - began) * 1e3
-    wall, cpu = [], []
-    for _ in range(n):
-        began, began_cpu = time.perf_counter(), time.process_time()
-        call()
-        wall.append((time.perf_counter() - began) * 1e3)
-        cpu.append((time.process_time() - began_cpu) * 1e3)
-    return cold, wall, cpu
-
-
 def get(client, url: str):  # noqa: ANN001, ANN201
     def call() -> None:
         answer = client.get(url)
@@ -139,18 +105,12 @@ def posts(client, urls: list[str], form: dict, token: str):  # noqa: ANN001, ANN
 def run_backend(backend: str, args: argparse.Namespace) -> list[str]:
     rows = []
     with ExitStack() as stack, tempfile.TemporaryDirectory() as tmp:
-        app = create_app({"GOVERNANCE_DATABASE_URL": database(stack, backend, Path(tmp)),
-                          "GOVERNANCE_SECRET_KEY": "bench",
-                          "GOVERNANCE_SIGNIN_RATE_PER_ADDRESS": "1000 per minute",
-                          "GOVERNANCE_SIGNIN_RATE_PER_USER": "1000 per minute"})
-        org = bench_org(args.fraction)
+        org = explorer_org(args.fraction)
+        app, took = console_bench_app(stack, backend, Path(tmp), org)
+        print(f"{backend}: applied {len(org['users']):,} users, "
+              f"{len(org['participants']):,} participants in {took:.1f} s", file=sys.stderr)
         with app.app_context():
-            began = time.perf_counter()
-            apply_spec(validate(org), actor="bench", dry_run=False, digest=None, label="scale")
-            print(f"{backend}: applied {len(org['users']):,} users, "
-                  f"{len(org['participants']):,} participants in "
-                  f"{time.perf_counter() - began:.1f} s", file=sys.stderr)
-            SetPassword(OFFICER, PASSWORD, utcnow(), actor="bench").execute(state(app).session)
+            SetPassword(ADMIN, PASSWORD, utcnow(), actor="bench").execute(state(app).session)
             key = CreateApiKey(f"bench-{backend}", ("decide",)).execute(state(app).session)
             consents = list(state(app).session.scalars(
                 select(Consent.id).where(Consent.ended_at.is_(None)).order_by(Consent.id)
@@ -202,15 +162,9 @@ def run_backend(backend: str, args: argparse.Namespace) -> list[str]:
                 client, f"/console/disclosures/record?decision={decision}")),
         ]
         for name, call in cases:
-            cold, wall, cpu = timed(call, args.n)
-            p95 = sorted(wall)[min(len(wall) - 1, int(len(wall) * 0.95))]
-            rows.append(f"| {backend} | {name} | {statistics.median(wall):.1f} | {p95:.1f} | "
-                        f"{max(wall):.1f} | {statistics.median(cpu):.1f} | {cold:.0f} |")
+            rows.append(page_row(backend, name, *timed(call, args.n)))
             print(rows[-1], flush=True)
-        with app.app_context():
-            state(app).engine.close()
-            state(app).session.remove()
-            state(app).db.engine.dispose()
+        close_app(app)
     return rows
 
 

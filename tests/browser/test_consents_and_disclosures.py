@@ -15,19 +15,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser.conftest import SCREENSHOTS
-
-REFERRAL = {"subject": "alice", "action": "disclose", "participant": "p-100",
-            "program": "housing", "fields": ["identity.name", "contact.phone",
-                                             "risk.safety_note", "clinical.diagnosis"],
-            "purpose": "housing_referral", "recipient": "city_housing",
-            "bundle": "housing_referral_standard"}
-EMERGENCY = {"subject": "dana", "action": "disclose", "participant": "p-100",
-             "program": "behavioral_health", "fields": ["identity.name"],
-             "purpose": "emergency", "recipient": "riverside_clinic",
-             "justification": "overdose, taken to Riverside"}
-LEGAL = {"subject": "rita", "action": "disclose", "participant": "p-100", "program": "housing",
-         "fields": ["identity.name"], "purpose": "required_by_law", "recipient": "county_dhs",
-         "justification": "court order 2026-114"}
+from tests.console.test_disclosures import EMERGENCY, LEGAL, REFERRAL
 
 
 @pytest.fixture
