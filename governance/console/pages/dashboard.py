@@ -170,7 +170,7 @@ def consent_card(session: Session, now: datetime, names: Names) -> Card:
               or ", ".join(f"any {t}" for t in c.partner_types) or "any recipient")
         lines.append(f"{c.participant_id}, to {to} for {', '.join(c.purposes)}: {why}")
     return Card("consents", "Consents to renew", renew.count, lines, renew.more,
-                page_link("consents", "Open Consents"),
+                page_link("consents_to_renew", "Open the consents to renew"),
                 f"No consent is flagged or ends within {attention.RENEW_WITHIN_DAYS} days.")
 
 
