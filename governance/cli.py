@@ -311,9 +311,11 @@ def disclosures_sample(month: str | None, size: int, seed: int | None) -> None:
     upgrade_database()
     if month is not None:
         try:
-            datetime.strptime(month, "%Y-%m")
+            if datetime.strptime(month, "%Y-%m").year >= 9999:
+                raise ValueError(month)
         except ValueError:
-            raise click.BadParameter("use YYYY-MM", param_hint="--month") from None
+            raise click.BadParameter("use YYYY-MM, before 9999-12",
+                                     param_hint="--month") from None
     report = sampling_audit(state().session, month, size, state().clock(), seed)
     click.echo(f"{report['month']}: sampled {report['sampled']} of {report['population']} "
                f"disclosure(s); {len(report['exceptions'])} with exceptions")

@@ -48,11 +48,18 @@ class Pager:
         return self.url(self.page + 1) if self.page < self.pages else None
 
 
+def whole_number(text: str | None, low: int, high: int) -> int | None:
+    """``text`` as a whole number from ``low`` to ``high`` written in ASCII digits, else None
+    (``str.isdigit`` alone lets "²" through, which ``int`` refuses)."""
+    text = (text or "").strip()
+    if not (text.isascii() and text.isdigit() and len(text) <= len(str(high))):
+        return None
+    return int(text) if low <= int(text) <= high else None
+
+
 def page_number(name: str = "page") -> int:
     """``?page=`` as a number from 1 (anything else reads as the first page)."""
-    value = request.args.get(name, "")
-    return int(value) if value.isascii() and value.isdigit() and 0 < int(value) <= MAX_PAGE \
-        else 1
+    return whole_number(request.args.get(name), 1, MAX_PAGE) or 1
 
 
 def paged(read: Callable[[int, int], Found], endpoint: str, per_page: int, args: dict,

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from governance import audit
 from governance.db import CONSOLE
+from governance.errors import Invalid
 from governance.models import Consent, Disclosure, Field, Participant, Partner, Purpose
 from governance.operations.common import load_decision
 from governance.operations.errors import NotFound
@@ -94,6 +95,8 @@ def month_bounds(month: str | None, now: datetime) -> tuple[datetime, datetime]:
         start = (first_this - timedelta(days=1)).replace(day=1)
     else:
         start = datetime.strptime(month, "%Y-%m")
+        if start.year >= 9999:  # the month after it, where the range ends, is no date
+            raise Invalid.naming({"month": "a month before 9999-12"})
     end = (start + timedelta(days=32)).replace(day=1)
     return start, end
 

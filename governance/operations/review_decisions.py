@@ -17,6 +17,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from governance import audit
+from governance.db import API
 from governance.errors import GovernanceError, listing
 from governance.models import PolicyState, ReviewItem
 from governance.notify import Notifier, deliver
@@ -50,7 +51,7 @@ class DecideReviewItems:
     actor: str
     decisions: Sequence[ItemDecision]
     now: datetime
-    via: str = "api"  # "console" when a signed-in reviewer submitted the form
+    via: str = API  # CONSOLE when a signed-in reviewer submitted the form
     notifier: Notifier | None = field(default=None, kw_only=True)  # told after the commit
 
     def execute(self, session: Session) -> list[ReviewItem]:

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from governance import audit
 from governance.clock import iso, to_naive_utc
-from governance.db import WORKFLOW
+from governance.db import API, WORKFLOW
 from governance.ids import new_id
 from governance.models import (
     Override,
@@ -178,6 +178,7 @@ class OpenCampaign:
     request: CampaignRequest
     now: datetime
     notifier: Notifier = field(kw_only=True)  # told after the commit
+    via: str = field(default=API, kw_only=True)  # the front end, kept in the audit row
 
     def execute(self, session: Session) -> OpenedCampaign:
         actor = active_actor(session, self.actor)
@@ -194,7 +195,8 @@ class OpenCampaign:
         session.flush()
         items = campaign_items(session, campaign.id)
         summary = {k: v for k, v in campaign_document(campaign, []).items() if k != "items"}
-        audit.append(session, "review.campaign_opened", summary | {"items": len(items)},
+        audit.append(session, "review.campaign_opened",
+                     summary | {"items": len(items), "via": self.via},
                      actor=actor, ref=campaign.id, at=self.now)
         session.commit()
         deliver(self.notifier, session, *review_assigned(session, campaign, items, self.now))

@@ -222,22 +222,62 @@ def test_a_campaign_form_with_a_mistake_says_what_and_opens_nothing(review_app, 
 
 def test_a_campaign_by_role_states_its_rule_and_shows_progress(review_app, signed_in):
     sam = signed_in("sam")
+    # No program chosen: every program where sam reviews (housing), never bea's program.
     campaign = open_campaign(sam, programs="", roles="supervisor", on_no_decision="keep")
     page = sam.get(f"/console/reviews/campaigns/{campaign}").get_data(as_text=True)
-    assert "Access review: supervisor in every program" in page
-    assert "any item still undecided will be kept (5 undecided items now)" in page
+    assert "Access review: supervisor in Rapid Rehousing" in page
+    assert "any item still undecided will be kept (4 undecided items now)" in page
     assert "Progress per program" in page and 'role="img"' in page and "style=" not in page
-    assert '<th scope="row">Behavioral Health</th>' in page
+    assert '<th scope="row">Behavioral Health</th>' not in page
+    assert "bea" not in {i.user_id for i in items_of(review_app, campaign).values()}
     items = items_of(review_app, campaign)
     decide(sam, {items["vic"].id: ("revoke", "moved away")})
     page = sam.get(f"/console/reviews/campaigns/{campaign}?state=revoke").get_data(as_text=True)
     assert "1 item matching the filters" in page and "moved away" in page
     assert "by Sam Ortiz (sam)" in page
     listing = sam.get("/console/reviews/campaigns").get_data(as_text=True)
-    assert "Progress per campaign" in listing and "1 of 5 decided" in listing
+    assert "Progress per campaign" in listing and "1 of 4 decided" in listing
     assert sam.get("/console/reviews/campaigns?state=sideways").status_code == 400
     assert sam.get(f"/console/reviews/campaigns/{campaign}?state=sideways").status_code == 400
     assert sam.get("/console/reviews/campaigns/rvc_nothing").status_code == 404
+
+
+def test_a_reviewer_opens_campaigns_only_where_they_review(review_app, signed_in):
+    """sam reviews in housing: putting behavioral health's access up for revoke is refused;
+    an administrator may open a campaign for the whole organisation; a stale sign-in must
+    sign in again first."""
+    sam = signed_in("sam")
+    form = {**CAMPAIGN_FORM, "programs": "behavioral_health",
+            "csrf_token": token(sam, "/console/reviews/campaigns")}
+    refused = sam.post("/console/reviews/campaigns", data=form)
+    assert refused.status_code == 400
+    assert "you review only in housing, not in behavioral_health" in refused.get_data(
+        as_text=True)
+    with review_app.app_context():
+        assert state(review_app).session.scalar(
+            select(func.count()).select_from(ReviewCampaign)) == 0
+    review_app.clock.advance(minutes=int(review_app.config["GOVERNANCE_FRESH_SIGN_IN_MINUTES"])
+                             + 1)
+    stale = sam.post("/console/reviews/campaigns", data={**form, "programs": "housing"})
+    assert stale.status_code == 302 and "/console/sign-in" in stale.headers["Location"]
+    with review_app.app_context():
+        assert state(review_app).session.scalar(
+            select(func.count()).select_from(ReviewCampaign)) == 0
+
+
+def test_an_administrator_who_reviews_opens_a_campaign_for_the_whole_organisation(
+        review_app, signed_in):
+    org = console_org()
+    org["users"] += [{"id": u, "name": name, "roles": [{"role": "supervisor", "program": p}]}
+                     for u, name, p in MORE_SUPERVISORS]
+    for role in org["roles"]:
+        if role["id"] == "it_admin":
+            role["console"] = ["admin", "reviewer"]
+    with review_app.app_context():
+        ApplyOrganisation(validate(org), actor="test", now=NOW).execute(
+            state(review_app).session)
+    campaign = open_campaign(signed_in("ada"), programs="", roles="supervisor")
+    assert {"bea", "vic"} <= {i.user_id for i in items_of(review_app, campaign).values()}
 
 
 def test_accept_recommendations_revokes_the_unused_with_a_justification(review_app, signed_in):

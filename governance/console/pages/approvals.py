@@ -12,6 +12,7 @@ from datetime import timedelta
 from flask import current_app, flash, redirect, render_template, request, url_for
 
 from governance.console import bp
+from governance.console.paged import page_number
 from governance.console.pages.dashboard import Names, when
 from governance.db import CONSOLE
 from governance.errors import GovernanceError, Invalid
@@ -120,14 +121,9 @@ def _filters() -> dict:
     return {"in": program} if program else {}
 
 
-def _page_number(name: str) -> int:
-    value = request.args.get(name, "")
-    return int(value) if value.isdigit() and 0 < len(value) < 7 else 1
-
-
 def _queue_page(queue: Callable[..., attention.Queue], name: str, **kw) -> Page:
     """One page of a queue, ``name`` its page number's parameter (past the end: the last)."""
-    number = _page_number(name)
+    number = page_number(name)
     found = queue(shown=PER_PAGE, offset=(number - 1) * PER_PAGE, **kw)
     if number > 1 and not found.items and found.count:
         number = -(-found.count // PER_PAGE)

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from governance.consent_text import LABEL_WORDS, bundle_previews, plain_summary, preview
 from governance.console import bp
-from governance.console.paged import paged
+from governance.console.paged import paged, whole_number
 from governance.extension import state
 from governance.models import Bundle, Consent, Participant, Partner, Program
 from governance.orgfile.export import consent_document
@@ -128,8 +128,8 @@ def consents_to_renew():
     wanted = {"participant": query_arg("participant"), "within": query_arg("within") or "30",
               "flagged": "true" if request.args.get("flagged") == "true" else ""}
     errors = {}
-    within = int(wanted["within"]) if wanted["within"].isdigit() else 0
-    if not 1 <= within <= MAX_DAYS:
+    within = whole_number(wanted["within"], 1, MAX_DAYS)
+    if within is None:
         errors["within"] = f"a number of days from 1 to {MAX_DAYS}"
         within = attention.RENEW_WITHIN_DAYS
 

@@ -134,7 +134,7 @@ def review_card(session: Session, user: str, now: datetime, names: Names) -> Car
                 page_link("reviews", "Open Reviews"), "No review item waits for you.")
 
 
-def overdue_card(session: Session, now: datetime) -> Card:
+def overdue_card(session: Session, now: datetime, powers: Powers) -> Card:
     """Campaigns past their due date, and what their stated rule will do to the undecided."""
     overdue = attention.overdue_campaigns(session, now)
     lines = [f"{o.campaign.id}, due {when(o.campaign.due)}: {o.undecided:,} undecided "
@@ -142,7 +142,9 @@ def overdue_card(session: Session, now: datetime) -> Card:
              f"{'revoked' if o.campaign.on_no_decision == 'revoke' else 'kept'} "
              f"(on_no_decision: {o.campaign.on_no_decision}) when reviews run-due next runs"
              for o in overdue.items]
-    link = page_link("review_campaigns", "Open the overdue campaigns")
+    # Auditors see the card too; only reviewers may open the campaigns.
+    link = page_link("review_campaigns", "Open the overdue campaigns") \
+        if REVIEWER in powers else None
     if link is not None:
         link = (link[0], url_for(f"{bp.name}.review_campaigns", state="overdue"))
     return Card("overdue_reviews", "Overdue access reviews", overdue.count, lines,
@@ -218,7 +220,7 @@ def attention_cards(session: Session, user: str, powers: Powers, now: datetime) 
     if REVIEWER in powers:
         cards.append(review_card(session, user, now, names))
     if REVIEWER in powers or AUDITOR in powers:
-        overdue = overdue_card(session, now)
+        overdue = overdue_card(session, now, powers)
         if overdue.count:  # a missed deadline is shown; no card while none is missed
             cards.append(overdue)
     if APPROVER in powers or AUDITOR in powers:

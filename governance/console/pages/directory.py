@@ -11,6 +11,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, SubmitField
 
 from governance.console import bp
+from governance.console.paged import page_number
 from governance.directory.connection import DirectoryConfigError, DirectorySettings
 from governance.errors import GovernanceError
 from governance.extension import state
@@ -102,7 +103,7 @@ def _overview(form: SyncForm, *, error: str | None = None):
     session, now = state().session, state().clock()
     wanted = UserFilter(text=_arg("q"), source=_arg("source"),
                         status=_arg("status") if _arg("status") in STATUSES else "")
-    users = user_page(session, wanted, now, _page_number(), PER_PAGE)
+    users = user_page(session, wanted, now, page_number(), PER_PAGE)
     try:
         settings, config_error = DirectorySettings.from_config(current_app.config), None
     except DirectoryConfigError as exc:
@@ -142,8 +143,3 @@ def _summary_line(result: SyncResult) -> str:
 
 def _arg(name: str) -> str:
     return (request.args.get(name) or "").strip()[:MAX_TEXT]
-
-
-def _page_number() -> int:
-    text = request.args.get("page", "1")
-    return int(text) if text.isdigit() and len(text) < 7 else 1

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from governance.clock import end_of, start_of
 from governance.console import bp
-from governance.console.paged import paged
+from governance.console.paged import paged, whole_number
 from governance.console.pages.disclosures import DISCLOSURE_POWERS, arg
 from governance.db import CONSOLE, release_session
 from governance.errors import GovernanceError
@@ -30,6 +30,7 @@ from governance.signin.session import any_power_required, signed_in_user
 
 MAX_SAMPLE, MAX_SEED = 1000, 2**31 - 1
 DATE_HINT = "a date such as 2026-11-01"
+LAST_YEAR = 9999  # its last day has no next day, where a range of days ends
 
 
 def accounting_asked() -> tuple[dict[str, str], dict[str, str]]:
@@ -50,10 +51,12 @@ def accounting_asked() -> tuple[dict[str, str], dict[str, str]]:
 
 
 def _day(value: str) -> date | None:
+    """A day (9999-12-31 is no day here: the day after it, where the range ends, is none)."""
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError:
         return None
+    return day if day.year < LAST_YEAR else None
 
 
 def accounting_entries(wanted: dict[str, str]) -> list[dict]:
@@ -137,17 +140,18 @@ def _sample_asked(values, now: datetime) -> tuple[dict[str, str], dict[str, str]
     errors = {}
     if month:
         try:
-            datetime.strptime(month, "%Y-%m")
+            if datetime.strptime(month, "%Y-%m").year >= LAST_YEAR:
+                raise ValueError(month)
         except ValueError:
             errors["month"] = "a month such as 2026-11"
     else:
         last = now.replace(day=1).toordinal() - 1
         month = date.fromordinal(last).strftime("%Y-%m")
-    if not (size.isdigit() and 1 <= int(size) <= MAX_SAMPLE):
+    if whole_number(size, 1, MAX_SAMPLE) is None:
         errors["size"] = f"a number from 1 to {MAX_SAMPLE}"
     if not seed:
         seed = str(secrets.randbelow(MAX_SEED))  # a fresh draw, shown so it can be repeated
-    elif not (seed.isdigit() and int(seed) <= MAX_SEED):
+    elif whole_number(seed, 0, MAX_SEED) is None:
         errors["seed"] = f"a number from 0 to {MAX_SEED}"
     return {"month": month, "size": size, "seed": seed}, errors
 

@@ -11,6 +11,7 @@ from flask import abort, current_app, flash, redirect, render_template, request,
 from werkzeug.datastructures import MultiDict
 
 from governance.console import bp
+from governance.console.paged import page_number, whole_number
 from governance.console.pages.dashboard import Names, when
 from governance.console.pages.simulator import split_fields
 from governance.db import CONSOLE
@@ -28,7 +29,7 @@ from governance.operations.elevation import (
 )
 from governance.policy.vocabulary import ACTIONS
 from governance.reads import elevated_access as reads
-from governance.signin.powers import OWN_ACCESS, REQUEST_ACCESS
+from governance.signin.powers import BREAK_GLASS, OWN_ACCESS, REQUEST_ACCESS
 from governance.signin.session import (
     SIGN_IN_ENDPOINT,
     any_power_required,
@@ -73,10 +74,8 @@ def _read_form(names: tuple[str, ...], source) -> Form:  # noqa: ANN001
 def _override_request(form: Form) -> OverrideRequest:
     """The form as the operation's typed input; what cannot be read is named in problems."""
     values, problems = form.values, dict(form.errors)
-    minutes = None
-    if values["minutes"].isdigit() and 1 <= int(values["minutes"]) <= MAX_MINUTES:
-        minutes = int(values["minutes"])
-    elif "minutes" not in problems:
+    minutes = whole_number(values["minutes"], 1, MAX_MINUTES)
+    if minutes is None and "minutes" not in problems:
         problems["minutes"] = "a whole number of minutes, such as 120"
     if not form.actions:
         problems["actions"] = "choose at least one"
@@ -151,7 +150,7 @@ def _attempt(form: Form, step: Callable[[RequestOverride], object]):
 
 @bp.get("/requests/break-glass")
 @fresh_sign_in_required
-@any_power_required(REQUEST_ACCESS)
+@any_power_required(BREAK_GLASS)
 def break_glass_form():
     """The break-glass form alone, after a recent sign-in (where signing in again leads)."""
     form = _read_form(BREAK_GLASS_FIELDS, request.args)
@@ -159,7 +158,7 @@ def break_glass_form():
 
 
 @bp.post("/requests/break-glass")
-@any_power_required(REQUEST_ACCESS)
+@any_power_required(BREAK_GLASS)
 def break_glass():
     """Emergency access at once, for an hour, reviewed afterwards; needs a recent sign-in."""
     form = _read_form(BREAK_GLASS_FIELDS, request.form)
@@ -221,8 +220,8 @@ def _page(form: Form, *, preview: dict | None = None, glass: Form | None = None)
                                   int(current_app.config["GOVERNANCE_MAX_OVERRIDE_MINUTES"]))
     program = request.args.get("in") or None
     mine = reads.my_requests(session, user.id, now, pending_minutes=pending_minutes,
-                             status=status, program=program, page=_page_number("page"))
-    escalations = reads.my_escalations(session, user.id, _page_number("escalations_page"))
+                             status=status, program=program, page=page_number("page"))
+    escalations = reads.my_escalations(session, user.id, page_number("escalations_page"))
     reviews = reads.break_glass_reviews(session, mine.items)
     names = Names(session)
     names.learn({o.resolved_by for o in mine.items if o.resolved_by}
@@ -248,8 +247,3 @@ def _glass_context() -> dict:
     return {"fresh": fresh_sign_in(), "glass_minutes": BREAK_GLASS_MINUTES,
             "fresh_minutes": int(current_app.config["GOVERNANCE_FRESH_SIGN_IN_MINUTES"]),
             "programs": Names(state().session).programs}
-
-
-def _page_number(name: str) -> int:
-    value = request.args.get(name, "")
-    return int(value) if value.isdigit() and 0 < len(value) < 7 else 1

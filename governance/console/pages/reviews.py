@@ -17,6 +17,7 @@ from governance.console.review_text import (
     text_arg,
     until,
 )
+from governance.db import CONSOLE
 from governance.errors import GovernanceError
 from governance.extension import state
 from governance.models import Program, ReviewCampaign
@@ -128,7 +129,7 @@ def _let_expire(decisions: list[ItemDecision], errors: dict) -> list[ItemDecisio
 
 
 def _decide(decisions: list[ItemDecision]) -> list:
-    return DecideReviewItems(signed_in_user().id, decisions, state().clock(), via="console",
+    return DecideReviewItems(signed_in_user().id, decisions, state().clock(), via=CONSOLE,
                              notifier=state().notifier).execute(state().session)
 
 

@@ -23,6 +23,7 @@ from governance.console.review_text import (
     rule_words,
     text_arg,
 )
+from governance.db import CONSOLE
 from governance.errors import GovernanceError
 from governance.extension import state
 from governance.models import Program, ReviewCampaign, Role
@@ -36,8 +37,13 @@ from governance.reads.reviews import (
     progress_of,
     progress_per_program,
 )
-from governance.signin.powers import REVIEWER
-from governance.signin.session import power_required, signed_in_user
+from governance.signin.powers import ADMIN, REVIEWER
+from governance.signin.session import (
+    fresh_sign_in_required,
+    power_required,
+    signed_in_powers,
+    signed_in_user,
+)
 
 LIST_PAGE = "governance/console/reviews_campaigns.html"
 CAMPAIGN_PAGE = "governance/console/reviews_campaign.html"
@@ -50,7 +56,7 @@ class OpenCampaignForm(FlaskForm):
     roles = SelectMultipleField("Roles", choices=[], validate_choice=False,
                                 description="None chosen: every elevated role")
     programs = SelectMultipleField("Programs", choices=[], validate_choice=False,
-                                   description="None chosen: every program")
+                                   description="None chosen: every program where you review")
     due = StringField("Due", [InputRequired("choose the date the review closes")],
                       description="The campaign closes at 23:59 UTC that day")
     on_no_decision = RadioField(
@@ -111,8 +117,11 @@ def _due(value: str | None) -> tuple[datetime | None, str | None]:
 
 @bp.post("/reviews/campaigns")
 @power_required(REVIEWER)
+@fresh_sign_in_required
 def review_campaigns_open():
-    """``Open campaign``: the form becomes OpenCampaign's CampaignRequest."""
+    """``Open campaign``: the form becomes OpenCampaign's CampaignRequest, within the
+    programs where the signed-in reviewer reviews (an administrator, or a reviewer
+    everywhere, may open one for the whole organisation)."""
     form = _campaign_form()
     form.validate()
     problems = {name: messages[0] for name, messages in form.errors.items()
@@ -120,14 +129,15 @@ def review_campaigns_open():
     due, due_problem = _due(form.due.data)
     if due_problem and "due" not in problems:
         problems["due"] = due_problem
-    wanted = CampaignRequest(tuple(v for v in form.roles.data or () if v),
-                             tuple(v for v in form.programs.data or () if v),
+    programs = _programs_in_scope(tuple(v for v in form.programs.data or () if v),
+                                  {v for v, _ in form.programs.choices}, problems)
+    wanted = CampaignRequest(tuple(v for v in form.roles.data or () if v), programs,
                              due, form.on_no_decision.data or None,
                              form.unused_days.data if form.unused_days.data is not None
                              else 30, problems)
     try:
         opened = OpenCampaign(signed_in_user().id, wanted, state().clock(),
-                              notifier=state().notifier).execute(state().session)
+                              notifier=state().notifier, via=CONSOLE).execute(state().session)
     except GovernanceError as exc:
         state().session.rollback()
         errors = {_form_field(k): v for k, v in exc.details.items()} or {"form": exc.message}
@@ -137,6 +147,24 @@ def review_campaigns_open():
           f"review; undecided items will be {rule_words(opened.campaign.on_no_decision)} "
           "at the due date.")
     return redirect(url_for(".review_campaign", campaign_id=opened.campaign.id))
+
+
+def _programs_in_scope(chosen: tuple[str, ...], live: set[str], problems: dict[str, str]
+                       ) -> tuple[str, ...]:
+    """The programs a campaign may cover: a reviewer in some programs reviews only those
+    (none chosen: all of them), so nobody puts another program's access up for revoke."""
+    scope = reviewing_scope(state().session, signed_in_user().id, state().clock())
+    if scope.everywhere or ADMIN in signed_in_powers():
+        return chosen
+    mine = tuple(sorted(p for p in scope.programs if p is not None))
+    outside = [p for p in chosen if p in live and p not in mine]  # the rest: not live
+    if not mine:
+        problems.setdefault("programs", "you review in no program, so you may not open a "
+                                        "campaign")
+    elif outside:
+        problems.setdefault("programs", f"you review only in {', '.join(mine)}, not in "
+                                        f"{', '.join(outside)}")
+    return chosen or mine
 
 
 def _form_field(member: str) -> str:
