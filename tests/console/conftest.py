@@ -7,14 +7,26 @@ from pathlib import Path
 
 import pytest
 import yaml
+from argon2 import PasswordHasher
 
 from governance.extension import state
 from governance.operations.apply_organisation import ApplyOrganisation
 from governance.orgfile import validate
+from governance.signin import passwords
 from tests.conftest import FIXTURES, NOW
 from tests.signin.conftest import PASSWORD, ROOMY_LIMITS, Clock, set_password, sign_in
 
 CONSOLE_USERS = ("ada", "cora", "sam", "alice", "nick", "dana", "rita")
+# argon2id as in production, at the cost RFC 9106 leaves to the caller set low: each console
+# test sets seven passwords and signs in, which at the production cost (64 MiB, 3 passes) was
+# about a second a test. Sign-in's own tests (tests/signin) and every server process the
+# browser and end-to-end tests start keep the production parameters.
+CHEAP_HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+
+
+@pytest.fixture(autouse=True)
+def _cheap_password_hashes(monkeypatch):
+    monkeypatch.setattr(passwords, "HASHER", CHEAP_HASHER)
 
 
 def console_org() -> dict:
