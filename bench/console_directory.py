@@ -14,10 +14,8 @@ includes waiting for a core).
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import tempfile
-import time
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -30,13 +28,10 @@ from bench.access_explorer import (  # noqa: E402
     signed_in_client,
     timed,
 )
-from bench.harness import database  # noqa: E402
-from governance import create_app  # noqa: E402
-from governance.cli import apply_spec  # noqa: E402
+from bench.harness import close_app, console_bench_app, page_row  # noqa: E402
 from governance.clock import utcnow  # noqa: E402
 from governance.extension import state  # noqa: E402
 from governance.operations.local_accounts import SetPassword  # noqa: E402
-from governance.orgfile import validate  # noqa: E402
 
 URL, PER_PAGE, BUDGET_MS = "/console/directory", 50, 200
 
@@ -49,33 +44,24 @@ def load(client, query: dict):  # noqa: ANN001, ANN201
 
 
 def run_backend(backend: str, n: int) -> list[str]:
+    org = explorer_org(1.0)
+    for user in org["users"][::100]:  # 1% disabled, as leavers not yet removed
+        if user["id"] != ADMIN:
+            user["active"] = False
     with ExitStack() as stack, tempfile.TemporaryDirectory() as tmp:
-        app = create_app({"GOVERNANCE_DATABASE_URL": database(stack, backend, Path(tmp)),
-                          "GOVERNANCE_SECRET_KEY": "bench",
-                          "GOVERNANCE_SIGNIN_RATE_PER_ADDRESS": "1000 per minute",
-                          "GOVERNANCE_SIGNIN_RATE_PER_USER": "1000 per minute"})
-        org = explorer_org(1.0)
-        for user in org["users"][::100]:  # 1% disabled, as leavers not yet removed
-            if user["id"] != ADMIN:
-                user["active"] = False
+        app, seconds = console_bench_app(stack, backend, Path(tmp), org)
+        print(f"{backend}: applied {len(org['users']):,} users in {seconds:.1f} s",
+              file=sys.stderr)
         with app.app_context():
-            began = time.perf_counter()
-            apply_spec(validate(org), actor="bench", dry_run=False, digest=None, label="scale")
-            print(f"{backend}: applied {len(org['users']):,} users in "
-                  f"{time.perf_counter() - began:.1f} s", file=sys.stderr)
             SetPassword(ADMIN, PASSWORD, utcnow(), actor="bench").execute(state(app).session)
         client = signed_in_client(app)
         last = -(-len(org["users"]) // PER_PAGE)
         cases = [("people, page 1", {}), (f"people, last page ({last})", {"page": last}),
                  ("name, id or e-mail contains '00'", {"q": "00"}),
                  ("disabled people", {"status": "disabled"})]
-        rows = []
-        for what, query in cases:
-            cold, wall, cpu = timed(load(client, query), n)
-            wall.sort()
-            rows.append(f"| {backend} | {what} | {statistics.median(wall):.1f} | "
-                        f"{wall[int(0.95 * (len(wall) - 1))]:.1f} | {wall[-1]:.1f} | "
-                        f"{statistics.median(cpu):.1f} | {cold:.1f} |")
+        rows = [page_row(backend, what, *timed(load(client, query), n))
+                for what, query in cases]
+        close_app(app)
         return rows
 
 
