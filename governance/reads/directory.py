@@ -34,8 +34,8 @@ def user_page(session: Session, wanted: UserFilter, now: datetime, page: int,
     """One page of users matching ``wanted``, by id."""
     query = select(User)
     if wanted.text:
-        like = f"%{_escaped(wanted.text.lower())}%"
-        query = query.where(or_(*(func.lower(column).like(like, escape="\\")
+        needle = wanted.text.lower()
+        query = query.where(or_(*(func.lower(column).contains(needle, autoescape=True)
                                   for column in (User.id, User.name, User.email))))
     if wanted.source:
         query = query.where(User.source == wanted.source)
@@ -71,6 +71,3 @@ def group_mappings(session: Session) -> list[GroupMapping]:
     return [GroupMapping(m.group_dn, role, program, bool(m.authoritative))
             for m, role, program in rows]
 
-
-def _escaped(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

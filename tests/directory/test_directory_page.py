@@ -76,6 +76,8 @@ def test_without_a_directory_the_page_says_so_and_lists_people(make_app, backend
     only = text(client.get(PAGE, query_string={"q": "admin"}))
     assert "<br><code>ada</code>" in only and "<br><code>cora</code>" not in only
     assert "People <span class=\"count\">(1)</span>" in only
+    wildcard = text(client.get(PAGE, query_string={"q": "%"}))  # a character, not "anything"
+    assert "People <span class=\"count\">(0)</span>" in wildcard and "No one matches." in wildcard
 
 
 def test_people_filter_by_status_and_pages(make_app, backend):
