@@ -1,4 +1,5 @@
-"""Numbered pages of a list for the workflow pages: ``?page=N`` read safely, and the links."""
+"""Numbered pages of a list for the workflow pages: ``?page=N`` and the filters' text read
+safely from the query string, and the links."""
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -9,6 +10,7 @@ from flask import request, url_for
 from governance.reads.consents import Found
 
 MAX_PAGE = 100_000
+MAX_QUERY_TEXT = 200  # a filter's text (a search, an id), stripped and cut to this
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,11 @@ class Pager:
     @property
     def next_url(self) -> str | None:
         return self.url(self.page + 1) if self.page < self.pages else None
+
+
+def query_text(name: str) -> str:
+    """``?name=`` as text for a filter: stripped, at most MAX_QUERY_TEXT characters."""
+    return (request.args.get(name) or "").strip()[:MAX_QUERY_TEXT]
 
 
 def whole_number(text: str | None, low: int, high: int) -> int | None:

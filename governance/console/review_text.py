@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from flask import request, url_for
+from flask import url_for
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from governance.console.paged import query_text
 from governance.console.pages.dashboard import Names, last_day, when
 from governance.models import ReviewCampaign, Role
 from governance.reads.reviews import ItemRow, Page, Progress
-
-MAX_TEXT = 200
 
 
 def describers(names: ReviewNames) -> dict:
@@ -110,8 +109,7 @@ def rule_statement(campaign: ReviewCampaign, progress: Progress, now: datetime) 
 
 
 def text_arg(name: str) -> str | None:
-    value = (request.args.get(name) or "").strip()
-    return value[:MAX_TEXT] or None
+    return query_text(name) or None
 
 
 def page_links(page: Page, endpoint: str, args: dict, **values: str) -> dict:

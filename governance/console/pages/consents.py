@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from governance.consent_text import LABEL_WORDS, bundle_previews, plain_summary, preview
 from governance.console import bp
-from governance.console.paged import paged, whole_number
+from governance.console.paged import paged, query_text, whole_number
 from governance.extension import state
 from governance.models import Bundle, Consent, Participant, Partner, Program
 from governance.orgfile.export import consent_document
@@ -25,7 +25,6 @@ from governance.signin.powers import ADMIN, APPROVER, AUDITOR
 from governance.signin.session import any_power_required
 
 CONSENT_POWERS = (ADMIN, AUDITOR, APPROVER)  # as nav.py shows the link
-MAX_QUERY = 200
 MAX_DAYS = 365
 SOURCE_WORDS = {"file": "the organisation file", "api": "the API", "console": "the console"}
 WITHHELD_WORDS = {
@@ -37,16 +36,12 @@ WITHHELD_WORDS = {
 }
 
 
-def query_arg(name: str) -> str:
-    return (request.args.get(name) or "").strip()[:MAX_QUERY]
-
-
 @bp.get("/consents")
 @any_power_required(*CONSENT_POWERS)
 def consents():
     """Find a participant by id (and program); how many consents wait for renewal."""
     session, now = state().session, state().clock()
-    wanted = {"q": query_arg("q"), "program": query_arg("program")}
+    wanted = {"q": query_text("q"), "program": query_text("program")}
     programs = list(session.execute(select(Program.id, Program.name).where(
         Program.retired_at.is_(None)).order_by(Program.name)))
     errors = {}
@@ -69,7 +64,7 @@ def consents_participant(participant_id: str):
     session, now = state().session, state().clock()
     if session.get(Participant, participant_id) is None:
         abort(404, f"There is no participant {participant_id!r}.")
-    standing = query_arg("standing")
+    standing = query_text("standing")
     if standing not in STANDINGS:
         standing = ""
     pager, rows = paged(lambda offset, limit: consents_of(
@@ -97,7 +92,7 @@ def detail_page(consent_id: str, *, errors: dict | None = None, values: dict | N
     session, now = state().session, state().clock()
     consent, history = consent_with_history(session, consent_id)
     newer = session.scalar(select(Consent.id).where(Consent.supersedes == consent.id))
-    asked = {"bundle": query_arg("bundle"), "recipient": query_arg("recipient")}
+    asked = {"bundle": query_text("bundle"), "recipient": query_text("recipient")}
     names = partner_names(session)
     chosen, preview_error = None, None
     if asked["bundle"] or asked["recipient"]:
@@ -125,7 +120,7 @@ def detail_page(consent_id: str, *, errors: dict | None = None, values: dict | N
 def consents_to_renew():
     """Consents flagged for renewal or ending soon, soonest ending first."""
     session, now = state().session, state().clock()
-    wanted = {"participant": query_arg("participant"), "within": query_arg("within") or "30",
+    wanted = {"participant": query_text("participant"), "within": query_text("within") or "30",
               "flagged": "true" if request.args.get("flagged") == "true" else ""}
     errors = {}
     within = whole_number(wanted["within"], 1, MAX_DAYS)

@@ -6,12 +6,12 @@ reads the directory again and applies, through the same operation as the CLI, au
 directory as actor and the signed-in administrator named as the one who ran it."""
 from __future__ import annotations
 
-from flask import current_app, flash, redirect, render_template, request, url_for
+from flask import current_app, flash, redirect, render_template, url_for
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, SubmitField
 
 from governance.console import bp
-from governance.console.paged import page_number
+from governance.console.paged import page_number, query_text
 from governance.directory.connection import DirectoryConfigError, DirectorySettings
 from governance.errors import GovernanceError
 from governance.extension import state
@@ -36,7 +36,6 @@ from governance.signin.session import (
 PAGE, PLAN = "governance/console/directory.html", "governance/console/directory_sync.html"
 PER_PAGE = 50
 LINES_SHOWN = 500  # plan lines listed; the CLI's dry run prints them all
-MAX_TEXT = 200
 
 
 class SyncForm(FlaskForm):
@@ -101,8 +100,8 @@ def _sync(*, dry_run: bool):
 
 def _overview(form: SyncForm, *, error: str | None = None):
     session, now = state().session, state().clock()
-    wanted = UserFilter(text=_arg("q"), source=_arg("source"),
-                        status=_arg("status") if _arg("status") in STATUSES else "")
+    wanted = UserFilter(text=query_text("q"), source=query_text("source"),
+                        status=query_text("status") if query_text("status") in STATUSES else "")
     users = user_page(session, wanted, now, page_number(), PER_PAGE)
     try:
         settings, config_error = DirectorySettings.from_config(current_app.config), None
@@ -139,7 +138,3 @@ def _summary_line(result: SyncResult) -> str:
     counts = ", ".join(f"{op}: {n}" for op, n in _counts(result)) or "no changes"
     kind = "Full" if result.full else "Changed-only"
     return f"{kind} directory sync applied: {len(result.plan.steps)} change(s) ({counts})."
-
-
-def _arg(name: str) -> str:
-    return (request.args.get(name) or "").strip()[:MAX_TEXT]

@@ -11,8 +11,8 @@ from sqlalchemy import select
 
 from governance.clock import end_of, start_of
 from governance.console import bp
-from governance.console.paged import paged, whole_number
-from governance.console.pages.disclosures import DISCLOSURE_POWERS, arg
+from governance.console.paged import paged, query_text, whole_number
+from governance.console.pages.disclosures import DISCLOSURE_POWERS
 from governance.db import CONSOLE, release_session
 from governance.errors import GovernanceError
 from governance.extension import state
@@ -35,7 +35,8 @@ LAST_YEAR = 9999  # its last day has no next day, where a range of days ends
 
 def accounting_asked() -> tuple[dict[str, str], dict[str, str]]:
     """The accounting's filters from the query string, and the problems with them."""
-    wanted = {"participant": arg("participant"), "since": arg("since"), "until": arg("until"),
+    wanted = {"participant": query_text("participant"), "since": query_text("since"),
+              "until": query_text("until"),
               "accountable": "true" if request.args.get("accountable") == "true" else ""}
     errors = {}
     if wanted["participant"] and state().session.get(Participant,

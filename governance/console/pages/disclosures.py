@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from governance.console import bp
 from governance.console.audit_text import REASONS
-from governance.console.paged import paged
+from governance.console.paged import paged, query_text
 from governance.db import CONSOLE, release_session
 from governance.errors import GovernanceError
 from governance.extension import state
@@ -39,10 +39,6 @@ RECORD = "governance/console/disclosures_record.html"
 WITHHELD_WORDS = {**REASONS, "not_sent": "allowed, but not sent"}
 
 
-def arg(name: str) -> str:
-    return (request.args.get(name) or "").strip()[:MAX_QUERY]
-
-
 def oversees() -> bool:
     """A compliance officer or administrator: sees every disclosure, not only their own."""
     powers = signed_in_powers()
@@ -58,10 +54,11 @@ def disclosures():
     partners = dict(session.execute(select(Partner.id, Partner.name)
                                     .order_by(Partner.name)).all())
     purposes = list(session.scalars(select(Purpose.id).order_by(Purpose.id)))
-    review = arg("review")
-    wanted = DisclosureFilter(participant=arg("participant") or None,
-                              recipient=arg("recipient") or None,
-                              purpose=arg("purpose") or None, sent_by=arg("sent_by") or None,
+    review = query_text("review")
+    wanted = DisclosureFilter(participant=query_text("participant") or None,
+                              recipient=query_text("recipient") or None,
+                              purpose=query_text("purpose") or None,
+                              sent_by=query_text("sent_by") or None,
                               review=review if review in REVIEW_STATES else None,
                               accountable_only=request.args.get("accountable") == "true")
     errors = {}
