@@ -12,7 +12,10 @@ preload_app = True
 
 def when_ready(server):  # noqa: ANN001 - gunicorn hook, runs in the master before forking
     from governance.extension import state
+    from governance.signin.passwords import burn_time
     from wsgi import app
+
+    burn_time("")  # makes the dummy hash now, so a worker's first refused sign-in is not slower
 
     with app.app_context():
         governance = state(app)

@@ -80,7 +80,8 @@ def plan_sync(view: DirectoryView, store: Store, nested: bool) -> Plan:
     by_id = {u.id: u for u in store.users}
     seen = _accounts(view, store, by_uuid, by_id, plan)
     members = _membership(view, nested)
-    mapped = defaultdict(list)  # group DN -> mappings
+    # group DN -> (role, program, the mapping's DN): plain tuples, read 60,000 times a sync
+    mapped: dict[str, list[tuple[str, str | None, str]]] = defaultdict(list)
     frozen: set[tuple[str, str | None]] = set()  # (role, program) of mappings whose group is gone
     for m in store.mappings:
         if normal_dn(m.group_dn) not in view.groups:
@@ -89,15 +90,17 @@ def plan_sync(view: DirectoryView, store: Store, nested: bool) -> Plan:
                                   "it grants was changed")
             frozen.add((m.role_id, m.program_id))
             continue
-        mapped[normal_dn(m.group_dn)].append(m)
+        mapped[normal_dn(m.group_dn)].append((m.role_id, m.program_id, m.group_dn))
     desired: dict[Key, str] = {}
     for user in seen:
         if user.disabled:
             continue
-        groups = members.get(normal_dn(user.dn), set()) | set(user.member_of)
+        groups = members.get(normal_dn(user.dn), frozenset())
+        if user.member_of:
+            groups = groups | user.member_of
         for group in sorted(groups):
-            for m in mapped.get(group, []):
-                desired.setdefault((user.id, m.role_id, m.program_id), m.group_dn)
+            for role, program, group_dn in mapped.get(group, ()):
+                desired.setdefault((user.id, role, program), group_dn)
     _assignments(store, seen, desired, frozen, plan)
     plan.steps.sort(key=lambda s: (s.user, s.op, str(sorted(s.detail.items()))))
     plan.conflicts.sort()
@@ -196,7 +199,8 @@ def _assignments(store: Store, seen: list[DirectoryUser], desired: dict[Key, str
     renamed = {s.detail["from"]: s.user for s in plan.steps if s.op == "rename"}
     live_keys: dict[Key, list[RoleAssignment]] = defaultdict(list)
     for a in store.live:
-        live_keys[(renamed.get(a.user_id, a.user_id), a.role_id, a.program_id)].append(a)
+        _id, user, role, program, _source = a  # unpacked: a row's attributes cost more
+        live_keys[(renamed.get(user, user), role, program)].append(a)
     leaving = {s.user for s in plan.steps if s.op == "leave"}
     for key, group in desired.items():
         if live_keys.get(key) or key[0] in leaving:

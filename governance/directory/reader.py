@@ -6,6 +6,7 @@ search that fails, is cut short or answers with a referral (part of the tree is 
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
@@ -43,10 +44,17 @@ class DirectoryView:
     complete: bool = True
 
 
+# What keeps a DN off the quickest path: an escape, quoting or multi-valued RDN, or whitespace
+# beside a separator or at either end (which the comparison ignores).
+_NOT_PLAIN = re.compile(r'[\\"+#<>;]|\s[,=]|[,=]\s|^\s|\s$')
+
+
 @lru_cache(maxsize=1 << 16)
 def normal_dn(dn: str) -> str:
     """A DN compared as the directory compares it: spacing and case do not matter. (Cached:
     the same member DNs come back in group after group.)"""
+    if not _NOT_PLAIN.search(dn):  # the usual DN: nothing to strip or unescape
+        return dn.lower()
     if not any(c in dn for c in '\\"+#<>;'):  # nothing escaped or multi-valued: split plainly
         return ",".join("=".join(p.strip() for p in rdn.split("=", 1))
                         for rdn in dn.split(",")).lower()
@@ -105,10 +113,9 @@ class DirectoryReader:
         attributes = ["member", "uniqueMember", self.change_attr]
         for dn, values in self._search(connection, self.settings.group_base,
                                        self.settings.group_filter, attributes):
-            members = {normal_dn(_text(v).split("#", 1)[0]) for v in values.get("member", [])}
-            members |= {normal_dn(_text(v).split("#", 1)[0])
-                        for v in values.get("uniquemember", [])}
-            groups[normal_dn(dn)] = frozenset(members)
+            groups[normal_dn(dn)] = frozenset(
+                [_member_dn(v) for v in values.get("member", ())]
+                + [_member_dn(v) for v in values.get("uniquemember", ())])
             newest += [_text(v) for v in values.get(self.change_attr.lower(), [])]
         self.progress("groups", len(groups))
         return groups, self._newest(newest)
@@ -154,6 +161,13 @@ class DirectoryReader:
         if self.change_attr == "uSNChanged":
             return str(max(int(m) for m in marks if m.isdigit()))
         return max(marks)  # generalized time in UTC ("...Z") sorts as text
+
+
+@lru_cache(maxsize=1 << 17)
+def _member_dn(value: bytes) -> str:
+    """A ``member`` or ``uniqueMember`` value as a normalised DN (a ``uniqueMember``'s
+    ``#uid`` suffix dropped). Cached on the raw value: each member is in several groups."""
+    return normal_dn(_text(value).split("#", 1)[0])
 
 
 def _attributes(raw: dict) -> dict[str, list[bytes]]:

@@ -12,13 +12,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from authlib.common.errors import AuthlibBaseError
-from authlib.integrations.base_client import MismatchingStateError, OAuthError
-from authlib.integrations.flask_client import OAuth
 from flask import Flask, current_app, request, session, url_for
-from joserfc.errors import JoseError
-from requests import RequestException
 from werkzeug.wrappers import Response
+
+# Authlib, joserfc and requests are imported where a flow needs them, not here: most apps and
+# every CLI command never use a provider, and the three cost a tenth of a second to load.
 
 OIDC_KEY = "governance_oidc"
 AUTHLIB_KEY = "authlib.integrations.flask_client"
@@ -63,6 +61,8 @@ def install_oidc(app: Flask) -> None:
     if not app.config.get("GOVERNANCE_OIDC_CLIENT_ID"):
         raise RuntimeError("GOVERNANCE_OIDC_METADATA_URL is set but GOVERNANCE_OIDC_CLIENT_ID "
                            "is not: set the client id (and secret) the provider gave you.")
+    from authlib.integrations.flask_client import OAuth
+
     hosts = app.extensions.get(AUTHLIB_KEY)  # a host app's own Authlib registry, if any
     oauth = OAuth(app)
     if hosts is not None:
@@ -90,6 +90,8 @@ def redirect_to_provider() -> Response:
     """Start a flow: state, nonce and PKCE verifier kept in the session, then off to the
     provider's authorization endpoint. One flow at a time per browser: an earlier one that was
     never finished is forgotten (its answer is refused, and the session cookie stays small)."""
+    from requests import RequestException
+
     for key in [k for k in session if k.startswith(f"_state_{CLIENT_NAME}_")]:  # Authlib's
         session.pop(key)
     try:
@@ -101,6 +103,11 @@ def redirect_to_provider() -> Response:
 
 def identity_at_callback() -> ProviderIdentity:
     """The verified identity the provider's answer carries (raises ``ProviderFailed``)."""
+    from authlib.common.errors import AuthlibBaseError
+    from authlib.integrations.base_client import MismatchingStateError, OAuthError
+    from joserfc.errors import JoseError
+    from requests import RequestException
+
     client = _client()
     try:
         _check_issuer(client, request.args.get("iss"))
@@ -133,6 +140,8 @@ def _check_issuer(client, issuer: str | None) -> None:  # noqa: ANN001
 def _userinfo(client, token: dict, subject: str) -> dict:  # noqa: ANN001
     """The userinfo endpoint's claims (providers keep e-mail out of the ID token), only if
     they are about the same subject."""
+    from requests import RequestException
+
     if not client.load_server_metadata().get("userinfo_endpoint"):
         return {}
     try:

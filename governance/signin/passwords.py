@@ -2,15 +2,14 @@
 """
 from __future__ import annotations
 
+from functools import lru_cache
+
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 # argon2-cffi's defaults (RFC 9106, low-memory profile): about 0.2 s and 64 MiB a hash.
 HASHER = PasswordHasher()
 
-# Verified against when there is no real hash to check (an unknown user, an account without a
-# password), so that a refusal takes as long whatever the reason and timing tells nothing.
-_DUMMY_HASH = HASHER.hash("need-to-know: no such account")
 
 MAX_PASSWORD_CHARS = 1024  # longer input is refused before hashing (no 1 MB hash requests)
 
@@ -38,6 +37,14 @@ def check_password(stored_hash: str | None, password: str) -> tuple[bool, str | 
 def burn_time(password: str) -> None:
     """Do the work of one verification, for a refusal that had nothing real to verify."""
     try:
-        HASHER.verify(_DUMMY_HASH, password)
+        HASHER.verify(_dummy_hash(HASHER), password)
     except VerificationError:
         pass
+
+
+@lru_cache(maxsize=4)
+def _dummy_hash(hasher: PasswordHasher) -> str:
+    """Verified against when there is no real hash to check (an unknown user, an account
+    without a password), so that a refusal takes as long whatever the reason. Made on first
+    use with the hasher's own parameters, not at import: every CLI command would pay for it."""
+    return hasher.hash("need-to-know: no such account")

@@ -28,3 +28,19 @@ def test_escaped_and_multi_valued_dns_take_safe_dns_path(dn):
 
 def test_spacing_and_case_do_not_matter():
     assert normal_dn("UID=Ann , OU=People,dc=Example") == "uid=ann,ou=people,dc=example"
+
+
+
+SPACE = st.sampled_from(["", " ", "  ", "\t", "\u00a0"])
+
+
+def split_plainly(dn: str) -> str:
+    """The slower plain path: each RDN's type and value stripped, then lower case."""
+    return ",".join("=".join(p.strip() for p in rdn.split("=", 1))
+                    for rdn in dn.split(",")).lower()
+
+
+@given(st.lists(st.tuples(SPACE, ATTR, SPACE, SPACE, VALUE, SPACE), min_size=1, max_size=5))
+def test_the_quickest_path_answers_as_splitting_does_whatever_the_spacing(rdns):
+    dn = ",".join(f"{a}{attr}{b}={c}{value}{d}" for a, attr, b, c, value, d in rdns)
+    assert normal_dn(dn) == split_plainly(dn)
