@@ -1,6 +1,7 @@
 """Shared HTTP plumbing: JSON errors, request bodies, API-key authentication, headers."""
 from __future__ import annotations
 
+import io
 from collections.abc import Callable
 from functools import wraps
 
@@ -12,7 +13,7 @@ from werkzeug.routing import RequestRedirect
 from governance import jsontext
 from governance.config import STANDALONE, host_name
 from governance.db import release_session
-from governance.errors import GovernanceError
+from governance.errors import GovernanceError, Invalid
 from governance.extension import state
 from governance.operations.api_keys import authenticate
 
@@ -53,7 +54,7 @@ def json_object() -> dict:
     """The JSON body, which must be an object (400 otherwise)."""
     data = json_body()
     if not isinstance(data, dict):
-        raise ApiError(400, "invalid_request", "body: must be a JSON object")
+        raise Invalid.naming({"body": "must be a JSON object"})
     return data
 
 
@@ -170,11 +171,26 @@ def _limits():
     if not host_allowed(state().allowed_hosts, request.headers.get("Host")):
         return error_response(400, "host_not_allowed",
                               "this Host is not served here (GOVERNANCE_ALLOWED_HOSTS)")
-    request.max_content_length = body_limit(current_app.config, request.path)
+    request.max_content_length = limit = body_limit(current_app.config, request.path)
+    if request.content_length is None and "wsgi.input_terminated" in request.environ \
+            and not _buffer_streamed_body(request.environ, limit):
+        return _too_large(None)
     unrouted = request.routing_exception
     if isinstance(unrouted, HTTPException) and not isinstance(unrouted, RequestRedirect):
         return _http_error(unrouted)
     return None
+
+
+def _buffer_streamed_body(environ: dict, limit: int) -> bool:
+    """Whether a body sent without Content-Length (chunked) fits the limit: it is read up to
+    one byte past it (Werkzeug's stream would stop at the limit and hand on the first
+    ``limit`` bytes as if they were the whole body) and, if it fits, put back with its
+    length."""
+    body = environ["wsgi.input"].read(limit + 1)
+    if len(body) > limit:
+        return False
+    environ["wsgi.input"], environ["CONTENT_LENGTH"] = io.BytesIO(body), str(len(body))
+    return True
 
 
 def _refusal(exc: GovernanceError):
@@ -188,7 +204,7 @@ def _refusal(exc: GovernanceError):
     return response
 
 
-def _too_large(exc: RequestEntityTooLarge):
+def _too_large(exc: RequestEntityTooLarge | None):
     limit = body_limit(current_app.config, request.path)
     return error_response(413, "body_too_large",
                           f"the body is larger than this endpoint's limit of {limit} bytes",
@@ -202,6 +218,10 @@ def _store_error(exc: SQLAlchemyError):
 
 
 def _http_error(exc: HTTPException):
+    console_page = state().unrouted_page  # the console's page for its addresses
+    page = console_page(exc) if console_page and not is_api_path(request.path) else None
+    if page is not None:
+        return page
     body, status = error_response(exc.code or 500, exc.name.lower().replace(" ", "_"),
                                   exc.description or exc.name)
     for name, value in exc.get_headers():

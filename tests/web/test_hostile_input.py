@@ -2,6 +2,7 @@
 nothing allowed, nothing half-written; limits on bodies, ids, nesting and time."""
 from __future__ import annotations
 
+import io
 import json
 import sqlite3
 import time
@@ -71,6 +72,30 @@ def test_a_body_over_the_limit_is_a_413_before_anything_is_decided(api, org_app,
     assert response.json["error"]["code"] == "body_too_large"
     assert response.json["error"]["details"]["limit_bytes"] == 1 << 20
     assert audit_rows(org_app) == before
+
+
+def post_chunked(api, path: str, body: bytes):
+    """As gunicorn hands on a chunked body: no Content-Length, the stream ends where it ends."""
+    return api.post(path, input_stream=io.BytesIO(body),
+                    headers={"Content-Type": "application/json",
+                             "Transfer-Encoding": "chunked"},
+                    environ_overrides={"wsgi.input_terminated": True})
+
+
+@pytest.mark.parametrize("path", [*DECISION_PATHS, "/api/v1/overrides"])
+def test_a_chunked_body_over_the_limit_is_a_413_not_a_cut_body(api, org_app, path):
+    before = audit_rows(org_app)
+    body = json.dumps({**body_for(path, GOOD), "pad": "x" * (1 << 20)}).encode()
+    response = post_chunked(api, path, body)
+    assert response.status_code == 413, response.json
+    assert response.json["error"]["code"] == "body_too_large"
+    assert audit_rows(org_app) == before
+
+
+def test_a_chunked_body_within_the_limit_is_read_whole(api):
+    response = post_chunked(api, "/api/v1/decisions", json.dumps(GOOD).encode())
+    assert response.status_code == 200, response.json
+    assert response.json["allowed"] == ["identity.name"]
 
 
 def test_body_limit_is_configurable_and_the_batch_names_its_own(make_app, backend):
