@@ -11,7 +11,7 @@ from flask import Blueprint, current_app, g, jsonify
 from governance import jsontext
 from governance.api.http import ApiError, json_object, require_key
 from governance.decisions import RecordedDecision, Recorder, decide_unrecorded
-from governance.errors import listing
+from governance.errors import Invalid, listing
 from governance.extension import state
 from governance.policy.request import DecisionRequest, RequestError, parse_decision_request
 
@@ -48,11 +48,10 @@ def evaluations():
     if items is None or items == []:
         return jsontext.response(_single(body))  # answered as a single evaluation
     if not isinstance(items, list):
-        raise ApiError(400, "invalid_request", "evaluations: must be an array",
-                       {"evaluations": "must be an array"})
+        raise Invalid.naming({"evaluations": "must be an array"})
     limit = current_app.config["GOVERNANCE_MAX_BATCH"]
     if len(items) > limit:
-        raise ApiError(400, "invalid_request", f"evaluations: at most {limit} per request")
+        raise Invalid.naming({"evaluations": f"at most {limit} per request"})
     semantic = _semantic(body.get("options"))
     defaults = {k: body[k] for k in TUPLE if k in body}
     recorder = Recorder(state())
@@ -181,10 +180,10 @@ def _semantic(options: object) -> str:
     if options is None:
         return "execute_all"
     if not isinstance(options, dict):
-        raise ApiError(400, "invalid_request", "options: must be an object")
+        raise Invalid.naming({"options": "must be an object"})
     semantic = options.get("evaluations_semantic", "execute_all")
     if semantic not in SEMANTICS:
-        raise ApiError(400, "invalid_request",
-                       f"options.evaluations_semantic: must be one of {', '.join(SEMANTICS)}")
+        raise Invalid.naming({"options.evaluations_semantic":
+                              f"must be one of {', '.join(SEMANTICS)}"})
     return semantic
 

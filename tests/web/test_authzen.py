@@ -136,9 +136,23 @@ def test_permit_on_first_permit_skips_leading_denials(api):
     assert [r["decision"] for r in results] == [False, True]
 
 
-def test_unknown_semantic_is_400(api):
-    body = {"evaluations": [evaluation()], "options": {"evaluations_semantic": "maybe"}}
-    assert api.post("/access/v1/evaluations", json=body).status_code == 400
+@pytest.mark.parametrize("change,member", [
+    ({"options": {"evaluations_semantic": "maybe"}}, "options.evaluations_semantic"),
+    ({"options": ["execute_all"]}, "options"),
+    ({"evaluations": {"a": 1}}, "evaluations"),
+    ({"evaluations": [evaluation()] * 1001}, "evaluations"),
+])
+def test_a_malformed_batch_is_a_400_naming_the_member(api, change, member):
+    response = api.post("/access/v1/evaluations", json={"evaluations": [evaluation()], **change})
+    assert response.status_code == 400
+    error = response.json["error"]
+    assert list(error["details"]) == [member] and error["message"].startswith(member)
+
+
+def test_a_body_that_is_not_an_object_is_named(api):
+    response = api.post("/access/v1/evaluations", json=[evaluation()])
+    assert response.status_code == 400
+    assert response.json["error"]["details"] == {"body": "must be a JSON object"}
 
 
 def test_batch_without_evaluations_behaves_as_single(api):
