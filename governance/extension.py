@@ -95,9 +95,10 @@ class Governance:
                                f"{', '.join(AUDIT_DURABILITY)}, not {durability!r}")
         check_base_url(app.config["GOVERNANCE_BASE_URL"])
         login_manager = login_manager or self.login_manager or getattr(app, "login_manager", None)
+        prefix = console_prefix or self.console_prefix
         governance_state = GovernanceState(db=db, login_manager=login_manager,
                                            writer=AuditWriter(durability),
-                                           notifier=notifier_from_config(app.config),
+                                           notifier=notifier_from_config(app.config, prefix),
                                            config=app.config,
                                            allowed_hosts=allowed_hosts(app.config),
                                            audit_key=ChainKey.from_text(
@@ -111,7 +112,6 @@ class Governance:
         from governance.migrate import register_migrations
 
         ours = list(register_api(app))
-        prefix = console_prefix or self.console_prefix
         if prefix:
             from governance.console import bp as console_bp
             from governance.console import register_console

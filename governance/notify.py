@@ -31,6 +31,7 @@ from governance.clock import utcnow
 from governance.db import release_session
 from governance.ids import new_id
 from governance.models import Notification, User
+from governance.reads.notifications import ACT_ON, CATEGORY_OF
 
 log = logging.getLogger("governance.notify")
 
@@ -110,9 +111,10 @@ class SmtpNotifier:
     user ids, never the password or the message."""
 
     def __init__(self, host: str, port: int, user: str | None, password: str | None,
-                 sender: str, starttls: bool) -> None:
+                 sender: str, starttls: bool, console_url: str | None = None) -> None:
         self.host, self.port, self.user, self.password = host, port, user, password
         self.sender, self.starttls = sender, starttls
+        self.console_url = console_url  # GOVERNANCE_BASE_URL and the console's prefix, or None
 
     def __repr__(self) -> str:  # never the password, whoever prints this object
         return f"SmtpNotifier({self.host}:{self.port}, from {self.sender})"
@@ -142,11 +144,20 @@ class SmtpNotifier:
         message = EmailMessage()
         message["From"], message["To"] = self.sender, address
         message["Subject"] = notice.subject
-        message.set_content(notice.body)
+        message.set_content(notice.body + self._link(notice))
         try:
             smtp.send_message(message)
         except smtplib.SMTPRecipientsRefused:  # this one address; the others still go
             log.error("%s: the mail server refused the address of %s", notice.event, user_id)
+
+
+    def _link(self, notice: Notice) -> str:
+        """Where to act on it, on the public address (never a request's Host): the page of
+        its category, else the console's Notifications page."""
+        if not self.console_url:
+            return ""
+        page = ACT_ON.get(CATEGORY_OF.get(notice.event), ("notifications", ""))[0]
+        return f"\n\nOpen it in Need-to-Know: {self.console_url.rstrip('/')}/{page}\n"
 
 
 def deliver(notifier: Notifier, session: Session, *notices: Notice) -> None:
@@ -158,11 +169,14 @@ def deliver(notifier: Notifier, session: Session, *notices: Notice) -> None:
             log.exception("%s: the notifier failed", notice.event)
 
 
-def notifier_from_config(config: dict) -> Notifier:
-    """The in-app inbox, then e-mail when ``GOVERNANCE_SMTP_HOST`` is set (else a log line)."""
+def notifier_from_config(config: dict, console_prefix: str | None = None) -> Notifier:
+    """The in-app inbox, then e-mail when ``GOVERNANCE_SMTP_HOST`` is set (else a log line);
+    e-mails link to the console when it is mounted (at ``console_prefix``)."""
     if not config.get("GOVERNANCE_SMTP_HOST"):
         return Notifiers(InboxNotifier(), LoggingNotifier())
     return Notifiers(InboxNotifier(), SmtpNotifier(
         config["GOVERNANCE_SMTP_HOST"], int(config["GOVERNANCE_SMTP_PORT"]),
         config.get("GOVERNANCE_SMTP_USER"), config.get("GOVERNANCE_SMTP_PASSWORD"),
-        config["GOVERNANCE_SMTP_FROM"], str(config["GOVERNANCE_SMTP_STARTTLS"]).lower() == "true"))
+        config["GOVERNANCE_SMTP_FROM"], str(config["GOVERNANCE_SMTP_STARTTLS"]).lower() == "true",
+        str(config["GOVERNANCE_BASE_URL"]).rstrip("/") + console_prefix if console_prefix
+        else None))

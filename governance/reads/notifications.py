@@ -25,6 +25,10 @@ ABOUT = {
                                    "review.no_reviewer")),
 }
 CATEGORY_OF = {event: key for key, (_, events) in ABOUT.items() for event in events}
+# Where one acts on a notice of each category: the console page's endpoint (also its path under
+# the console, as in ``/console/approvals``) and its link label. Others lead to the dashboard.
+ACT_ON = {"decide": ("approvals", "Approvals"), "mine": ("requests", "Requests"),
+          "ending": ("requests", "Requests"), "reviews": ("reviews", "Reviews")}
 
 
 @dataclass(frozen=True)

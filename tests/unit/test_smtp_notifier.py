@@ -65,6 +65,17 @@ def test_an_override_request_mails_its_approver_and_keeps_the_inbox_row(make_app
     assert inbox(app, "sam") == ["override.requested"]
 
 
+def test_the_message_links_to_the_page_to_act_on_at_the_public_address(make_app, mail):
+    app = org_with_mail(make_app, **mail.config(), GOVERNANCE_BASE_URL="https://ntk.example.org")
+    assert api_for(app).post("/api/v1/overrides", json=OVERRIDE,
+                             headers={"Host": "127.0.0.1"}).status_code == 201
+    with app.app_context():  # an event of a host's own, in no category: the inbox page
+        state(app).notifier.notify(state(app).session, Notice("host.reminder", ["sam"], "S", "B"))
+    approvals, other = (m.get_content() for _, m in mail.received.messages)
+    assert "Open it in Need-to-Know: https://ntk.example.org/console/approvals" in approvals
+    assert "Open it in Need-to-Know: https://ntk.example.org/console/notifications" in other
+
+
 def test_each_recipient_gets_their_own_message_and_those_without_an_address_none(make_app,
                                                                                   mail):
     app = org_with_mail(make_app)

@@ -25,9 +25,6 @@ from governance.signin.session import sign_in_required, signed_in_user
 
 PAGE_SIZE = 25
 ENDPOINT = f"{bp.name}.notifications"
-# Where one can act on a notice: (endpoint, link label), by the category of its event.
-ACT_ON = {"decide": ("approvals", "Approvals"), "mine": ("requests", "Requests"),
-          "ending": ("requests", "Requests"), "reviews": ("reviews", "Reviews")}
 SHOW_CHOICES = [("", "All"), ("unread", "Unread only")]
 ABOUT_CHOICES = [("", "Everything")] + [(key, label) for key, (label, _) in inbox.ABOUT.items()]
 
@@ -63,7 +60,7 @@ def _inbox_link() -> dict:
 
 def target(notification: Notification) -> tuple[str, str]:
     """The page to act on it (label, address); the dashboard while that page is not built."""
-    endpoint, label = ACT_ON.get(inbox.CATEGORY_OF.get(notification.event), ("home", ""))
+    endpoint, label = inbox.ACT_ON.get(inbox.CATEGORY_OF.get(notification.event), ("home", ""))
     full = f"{bp.name}.{endpoint}"
     if full not in current_app.view_functions:
         full, label = f"{bp.name}.home", "Dashboard"
