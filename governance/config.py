@@ -89,6 +89,9 @@ DEFAULTS: dict[str, object] = {
 # Set by create_app: the standalone service owns every path (JSON errors and security headers
 # everywhere); mounted in a host app, only our own paths are ours.
 STANDALONE = "GOVERNANCE_STANDALONE"
+# app.extensions key of the console's page for an address under it that no route answers
+# (routing fails before a blueprint is known, so the app's error handler asks it).
+UNROUTED_CONSOLE_PAGE = "governance_console_unrouted"
 
 AUDIT_DURABILITY = ("fsync", "commit")
 

@@ -11,7 +11,7 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.routing import RequestRedirect
 
 from governance import jsontext
-from governance.config import STANDALONE, host_name
+from governance.config import STANDALONE, UNROUTED_CONSOLE_PAGE, host_name
 from governance.db import release_session
 from governance.errors import GovernanceError, Invalid
 from governance.extension import state
@@ -218,7 +218,7 @@ def _store_error(exc: SQLAlchemyError):
 
 
 def _http_error(exc: HTTPException):
-    console_page = state().unrouted_page  # the console's page for its addresses
+    console_page = current_app.extensions.get(UNROUTED_CONSOLE_PAGE)  # see register_console
     page = console_page(exc) if console_page and not is_api_path(request.path) else None
     if page is not None:
         return page

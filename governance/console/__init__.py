@@ -11,7 +11,7 @@ import logging
 
 from flask import Blueprint, Flask
 
-from governance.config import STANDALONE
+from governance.config import STANDALONE, UNROUTED_CONSOLE_PAGE
 from governance.resources import resource_path
 
 bp = Blueprint("governance_console", __name__, template_folder=str(resource_path("templates")),
@@ -31,6 +31,7 @@ def register_console(app: Flask, login_manager, prefix: str = "/console") -> Non
     load_pages()  # every page module adds its routes before the blueprint is registered
     install_login(app, login_manager)
     app.register_blueprint(bp, url_prefix=prefix.rstrip("/") or None)
+    app.extensions[UNROUTED_CONSOLE_PAGE] = views.unrouted_page  # for the app's handler
     install_sign_in_limits(app, SIGN_IN_ENDPOINT)
     install_oidc(app)
     secure_cookies(app)

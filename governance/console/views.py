@@ -116,11 +116,30 @@ def _csrf_refused(exc: CSRFError):
 
 
 @bp.errorhandler(HTTPException)
-def _http_error(exc: HTTPException):
+def _http_error(exc: HTTPException, **context):
     messages = {403: "You do not hold the power this page needs. If you should, ask an "
-                     "administrator for the role that gives it."}
+                     "administrator for the role that gives it.",
+                405: "This address only takes a form's answer. Go back to the page and use "
+                     "its button."}
     return render_template("governance/console/error.html", status=exc.code, title=exc.name,
-                           message=messages.get(exc.code, exc.description)), exc.code
+                           message=messages.get(exc.code, exc.description), **context
+                           ), exc.code
+
+
+def unrouted_page(exc: Exception):
+    """The console's error page, with its menu and Sign out, for an address under the console
+    that no route answers (a 404, or a 405 such as a POST-only address opened as a link);
+    None for any other path. Routing fails before a blueprint is known, so neither this
+    blueprint's handlers nor its context run: the app's handler asks here."""
+    home = url_for("governance_console.home")
+    if not isinstance(exc, HTTPException) or not (request.path + "/").startswith(home):
+        return None
+    body, status = _http_error(exc, **_console_context())
+    response = _page_headers(current_app.make_response((body, status)))
+    for name, value in exc.get_headers():
+        if name.lower() != "content-type":
+            response.headers[name] = value  # Allow on a 405
+    return response
 
 
 @bp.errorhandler(SQLAlchemyError)
