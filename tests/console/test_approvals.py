@@ -67,7 +67,9 @@ def test_an_approver_sees_who_asks_for_what_why_and_how_long_never_their_own(sig
             "psychotherapy_notes</span>") in page
     assert "Asked as <code>clinical.*</code>" in page
     assert "adds nothing" not in page
-    assert f'aria-label="Approve {nicks}"' in page and f'aria-label="Deny {nicks}"' in page
+    # named exactly Approve and Deny (contract section 9), described by the request's heading
+    assert f'value="approve" aria-describedby="o-{nicks}">Approve</button>' in page
+    assert f'value="deny" class="secondary" aria-describedby="o-{nicks}">Deny</button>' in page
     assert sams not in page  # never offered their own
 
 
@@ -147,7 +149,7 @@ def test_a_request_nobody_decided_in_time_is_expired_not_decidable(signed_in, co
     page = text(client.get("/console/approvals"))
     lapsed = page.split('id="lapsed-heading"')[1]
     assert override_id in lapsed and 'req-status-expired">expired' in lapsed
-    assert f'aria-label="Approve {override_id}"' not in page
+    assert f'aria-describedby="o-{override_id}">Approve' not in page
     response = decide(client, override_id)
     assert response.status_code == 409 and "has lapsed" in text(response)
     assert one(console_app, Override, override_id).status == "pending"  # run-due marks it
