@@ -218,6 +218,19 @@ class ProgramRow:
     name: str
     y: float
     bars: list[HBar]
+    lines: list[str]  # the name as it is drawn beside the bars (see label_lines)
+
+
+def label_lines(text: str, most: int = 30) -> list[str]:
+    """``text`` on one line, or on two split at the space nearest its middle when it is longer
+    than ``most`` characters, each line cut to ``most`` with an ellipsis: the room left of
+    the bars holds about 30 (the table and the description have the whole name)."""
+    spaces = [i for i, c in enumerate(text) if c == " "]
+    if len(text) <= most or not spaces:
+        return [text if len(text) <= most else text[:most - 1] + "…"]
+    cut = min(spaces, key=lambda i: abs(2 * i - len(text)))
+    return [line if len(line) <= most else line[:most - 1] + "…"
+            for line in (text[:cut], text[cut + 1:])]
 
 
 @dataclass
@@ -247,6 +260,6 @@ def programs_chart(rows: list[ProgramElevation], width: int = 900) -> ProgramsCh
             words = f"{value:,} {one if value == 1 else many}"
             bars.append(HBar(s.label, y + offset * (bar + 2), max(2.0, value * scale) if value
                              else 0.0, value, s.fill, words, f"{r.name}: {words}"))
-        programs.append(ProgramRow(r.name, y, bars))
+        programs.append(ProgramRow(r.name, y, bars, label_lines(r.name)))
         y += 2 * bar + 2 + gap
     return ProgramsChart(width, int(y), left, bar, programs, legend, rows)

@@ -9,6 +9,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from governance.console.charts import label_lines
 from governance.extension import state
 from governance.models import Consent
 from governance.reads import attention
@@ -192,6 +193,7 @@ def test_charts_count_decisions_per_day_by_main_reason_and_the_most_denied_field
     page = dashboard(signed_in, "cora")
     assert "Decisions per day" in page and "5 decisions;" in page  # the one 20 days ago is out
     assert '<tr><th scope="row">Rapid Rehousing</th><td>1</td><td>0</td></tr>' in page
+    assert '<tspan x="240">Rapid Rehousing</tspan>' in page  # beside its bars
     assert "<code>clinical.diagnosis</code>" in page
     assert 'role="img"' in page and "style=" not in page
     assert "Decisions per day" in dashboard(signed_in, "ada")
@@ -235,3 +237,15 @@ def test_today_is_read_on_every_load(api, console_app):
     assert today().total == 0
     ok(api.post("/api/v1/decisions", json={**ALICE_VIEW, "fields": ["clinical.diagnosis"]}))
     assert today().total == 1 and today().withheld == 1
+
+
+@pytest.mark.parametrize(("name", "lines"), [
+    ("Rapid Rehousing", ["Rapid Rehousing"]),
+    ("Rapid Rehousing and Tenancy Sustainment", ["Rapid Rehousing and", "Tenancy Sustainment"]),
+    ("County Care Coordination (county-funded)", ["County Care Coordination",
+                                                  "(county-funded)"]),
+    ("x" * 40, ["x" * 29 + "…"]),
+    ("Outreach " + "y" * 40, ["Outreach", "y" * 29 + "…"]),
+])
+def test_a_long_program_name_beside_its_bars_takes_two_lines_never_cut_off(name, lines):
+    assert label_lines(name) == lines
