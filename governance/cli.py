@@ -25,8 +25,9 @@ from governance.operations.api_keys import (
 from governance.operations.apply_organisation import ApplyOrganisation, ApplyResult
 from governance.operations.errors import OperationError
 from governance.operations.users import DisableUser, EnableUser
-from governance.orgfile import OrgFileError, load_text, validate
+from governance.orgfile import OrgFileError, validate
 from governance.orgfile.export import export_org
+from governance.orgfile.upload import read_upload
 
 PROGRESS_THRESHOLD = 1000  # items in a file before a progress bar is worth showing
 
@@ -49,9 +50,8 @@ governance_cli.add_command(directory_group)
 @with_appcontext
 def apply_command(path: str, dry_run: bool, actor: str, replace_console_edits: bool) -> None:
     """Load a whole organisation from a YAML or JSON org file."""
-    text = _read(path)
-    try:
-        spec = validate(load_text(text, path))
+    try:  # as strictly as the console reads an upload: UTF-8, not empty, no alias bombs
+        text, spec = read_upload(_read(path), path)
     except OrgFileError as exc:
         raise click.ClickException(exc.message) from None
     result = apply_spec(spec, actor=actor, dry_run=dry_run,
@@ -326,8 +326,9 @@ def disclosures_sample(month: str | None, size: int, seed: int | None) -> None:
         sys.exit(1)
 
 
-def _read(path: str) -> str:
+def _read(path: str) -> bytes:
     try:
-        return click.open_file(path, encoding="utf-8").read()
+        with click.open_file(path, "rb") as file:
+            return file.read()
     except OSError as exc:
         raise click.ClickException(f"cannot read {path}: {exc.strerror}") from None

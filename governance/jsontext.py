@@ -34,7 +34,8 @@ class JsonError(ValueError):
 MAX_DEPTH = 32
 
 
-def _unique_members(pairs: list[tuple[str, object]]) -> dict:
+def unique_members(pairs: list[tuple[str, object]]) -> dict:
+    """``json``'s object_pairs_hook that refuses a member name given twice (JsonError)."""
     members = dict(pairs)
     if len(members) != len(pairs):
         seen: set[str] = set()
@@ -44,7 +45,7 @@ def _unique_members(pairs: list[tuple[str, object]]) -> dict:
     return members
 
 
-_DUPLICATE_CHECK = json.JSONDecoder(object_pairs_hook=_unique_members)
+_DUPLICATE_CHECK = json.JSONDecoder(object_pairs_hook=unique_members)
 
 
 def loads(data: bytes, max_depth: int = MAX_DEPTH) -> object:

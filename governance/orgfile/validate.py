@@ -3,12 +3,13 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Hashable, Iterable
 
 import yaml
 from pydantic import ValidationError
 
 from governance.errors import Invalid
+from governance.jsontext import unique_members
 from governance.orgfile.schema import OrgSpec, Windowed
 from governance.policy import patterns
 from governance.policy.vocabulary import BUILTIN_PURPOSES
@@ -26,14 +27,38 @@ class OrgFileError(Invalid):
 
 
 def load_text(text: str, name: str = "<file>") -> object:
-    """Parse YAML or JSON (JSON is YAML, but try it first for exact error positions)."""
+    """Parse YAML or JSON (JSON is YAML, but try it first for exact error positions). A key
+    given twice in one mapping is refused: both parsers would keep the last silently, so a
+    second ``users:`` would replace the first and the apply end everyone it listed."""
     stripped = text.lstrip()
     try:
         if stripped.startswith("{"):
-            return json.loads(text)
-        return yaml.safe_load(text)
-    except (json.JSONDecodeError, yaml.YAMLError) as exc:
+            return json.loads(text, object_pairs_hook=unique_members)
+        return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader
+    except (ValueError, yaml.YAMLError) as exc:  # JSONDecodeError and JsonError are ValueErrors
         raise OrgFileError([f"{name}: not valid YAML or JSON: {exc}"]) from None
+
+
+MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, refusing a mapping that names one of its own keys twice (a key
+    brought in by a ``<<`` merge may still be overridden, as YAML intends)."""
+
+    def construct_mapping(self, node, deep=False):  # noqa: ANN001, ANN201 - PyYAML's hook
+        seen = set()
+        for key_node, _ in node.value:
+            if key_node.tag == MERGE_TAG:
+                continue
+            key = self.construct_object(key_node, deep=deep)
+            if isinstance(key, Hashable) and key in seen:
+                raise yaml.constructor.ConstructorError(
+                    "while constructing a mapping", node.start_mark,
+                    f"found the key {key!r} twice", key_node.start_mark)
+            if isinstance(key, Hashable):
+                seen.add(key)
+        return super().construct_mapping(node, deep=deep)
 
 
 def validate(data: object) -> OrgSpec:

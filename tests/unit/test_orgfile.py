@@ -178,6 +178,37 @@ def test_every_error_is_listed_at_once():
     assert len(caught.value.errors) == 3
 
 
+@pytest.mark.parametrize("text,key", [
+    ("programs:\n  - {id: housing, name: Housing}\nprograms: []\n", "programs"),
+    ('{"programs": [{"id": "housing", "name": "H", "name": "Housing"}]}', "name"),
+])
+def test_a_key_given_twice_is_refused_not_the_last_one_kept(text, key):
+    with pytest.raises(OrgFileError, match=f"{key}'? twice|duplicate member name '{key}'"):
+        load_text(text, "org.yaml")
+
+
+def test_a_yaml_merge_may_still_override_a_merged_key():
+    text = "base: &base {sensitivity: normal}\nfield:\n  <<: *base\n  sensitivity: restricted\n"
+    assert load_text(text)["field"] == {"sensitivity": "restricted"}
+
+
+@pytest.mark.parametrize("content,message", [
+    (b"", "the file is empty"),
+    (b"\xff\xfeprograms: []\n", "not UTF-8 text"),
+    (b"users: []\nusers: []\n", "found the key 'users' twice"),
+])
+def test_apply_refuses_an_unreadable_file_by_name_and_writes_nothing(app, tmp_path, content,
+                                                                     message):
+    apply(app, ORG)
+    before = snapshot_counts(app)
+    path = tmp_path / "org.yaml"
+    path.write_bytes(content)
+    result = app.test_cli_runner().invoke(args=["governance", "apply", str(path)])
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.output
+    assert message in result.output
+    assert snapshot_counts(app) == before
+
+
 def test_rejected_file_writes_nothing(app, tmp_path):
     apply(app, ORG)
     before = snapshot_counts(app)
