@@ -181,15 +181,16 @@ def run_backend(backend: str, args: argparse.Namespace) -> tuple[list[str], list
                         f"{max(warm):.1f} | {statistics.median(cpu):.1f} | {cold:.0f} |")
             print(rows[-1], flush=True)
         page = console.client.get("/console/reviews", query_string={"program": PROGRAM})
-        expected = re.search(r'name="expected" value="(\d+)"', page.get_data(as_text=True))
-        if expected:
+        shown = re.search(r'name="fingerprint" value="([0-9a-f]+)".*?revokes ([\d,]+) item',
+                          page.get_data(as_text=True), re.S)
+        if shown:
             began = time.perf_counter()
             console.client.post(f"/console/reviews/accept-recommendations?program={PROGRAM}",
                                 data={"justification": "unused for 30 days",
-                                      "expected": expected.group(1),
+                                      "fingerprint": shown.group(1),
                                       "csrf_token": console.csrf})
             once.append(f"| {backend} | Accept recommendations in {PROGRAM} "
-                        f"({int(expected.group(1)):,} items revoked) | "
+                        f"({shown.group(2)} items revoked) | "
                         f"{(time.perf_counter() - began) * 1e3:.0f} |")
         with app.app_context():
             state(app).engine.close()

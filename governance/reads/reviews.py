@@ -7,6 +7,7 @@ campaign of thousands of items costs a handful of rows, never the items themselv
 """
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -219,19 +220,20 @@ def _recommended(reviewer: Reviewer, wanted: ItemFilter):  # noqa: ANN202
                                            wanted.person))
 
 
-def recommended_revoke_count(reviewer: Reviewer, wanted: ItemFilter) -> int:
-    """How many "Accept recommendations" would revoke under ``wanted``."""
-    query = _recommended(reviewer, wanted)
-    return 0 if query is None else _count(reviewer.session, query)
-
-
 def recommended_revokes(reviewer: Reviewer, wanted: ItemFilter) -> list[str]:
     """Ids of the open items the reviewer may decide that are recommended for revoke (unused),
-    within ``wanted``: what "Accept recommendations" decides."""
+    within ``wanted``, in id order: what "Accept recommendations" decides."""
     query = _recommended(reviewer, wanted)
     if query is None:
         return []
-    return [item.id for item, _ in reviewer.session.execute(query.order_by(ReviewItem.id))]
+    return list(reviewer.session.scalars(
+        query.with_only_columns(ReviewItem.id).order_by(ReviewItem.id)))
+
+
+def id_set_fingerprint(ids: list[str]) -> str:
+    """The SHA-256 of a set of ids (sorted, one a line): a form carries the one it showed, so
+    a changed set is refused even when its size is the same."""
+    return hashlib.sha256("\n".join(sorted(set(ids))).encode()).hexdigest()
 
 
 def own_items_under_review(session: Session, user: str) -> int:

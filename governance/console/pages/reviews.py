@@ -27,9 +27,9 @@ from governance.reads.reviews import (
     ItemFilter,
     Reviewer,
     end_dates,
+    id_set_fingerprint,
     items_to_decide,
     own_items_under_review,
-    recommended_revoke_count,
     recommended_revokes,
 )
 from governance.signin.powers import REVIEWER
@@ -66,10 +66,12 @@ def _render(*, status: int = 200, errors: dict | None = None, chosen: dict | Non
     names = ReviewNames(session)
     names.learn({r.item.user_id for r in page.items})
     args = wanted.as_args()
+    recommended = recommended_revokes(reviewer, wanted)
     page_html = render_template(
         PAGE, page=page, names=names, now=now, args=args, errors=errors,
         chosen=chosen or {}, notes=notes or {}, justification=justification,
-        choices=CHOICES, recommended_revoke=recommended_revoke_count(reviewer, wanted),
+        choices=CHOICES, recommended_revoke=len(recommended),
+        recommended_fingerprint=id_set_fingerprint(recommended),
         reviews_anywhere=bool(reviewer.scope),
         own_under_review=own_items_under_review(session, user.id),
         campaigns=[(c.id, f"{names.scope(c)}, due {c.due:%d %b %Y}") for c in session.scalars(
@@ -161,9 +163,10 @@ def reviews_decide():
 @power_required(REVIEWER)
 def reviews_accept():
     """``Accept recommendations``: revoke every item under the filters recommended for revoke
-    (unused), with one justification as each one's note."""
+    (unused), with one justification as each one's note; only the very items the page showed
+    (their fingerprint), never a list that changed since, even one of the same length."""
     justification = (request.form.get("justification") or "").strip()
-    expected = request.form.get("expected", "")
+    shown = request.form.get("fingerprint", "")
     wanted, _ = _wanted()
     ids = recommended_revokes(Reviewer.of(state().session, signed_in_user().id, state().clock()),
                               wanted)
@@ -174,7 +177,7 @@ def reviews_accept():
         problem = f"the justification is longer than {MAX_NOTE:,} characters"
     elif not ids:
         problem = "no item here is recommended for revoke"
-    elif expected != str(len(ids)):  # what the reviewer saw is not what would be revoked
+    elif shown != id_set_fingerprint(ids):  # what the reviewer saw is not what would go
         problem, status = (f"the list changed since the page was shown: {len(ids):,} items "
                            "are recommended for revoke now. Look at them again, then accept."
                            ), 409
