@@ -260,6 +260,7 @@ def verify(session: Session, key: ChainKey | None = None, batch: int = 5000) -> 
 
 
 CHECKPOINT_CONTEXT = b"need-to-know audit checkpoint"
+MAX_SEQ = 2**63 - 1  # a row number both stores can look up (BIGINT)
 
 
 def checkpoint(verification: Verification, key: ChainKey | None, at: datetime) -> dict:
@@ -280,8 +281,8 @@ def _checkpoint_signature(document: dict, key: ChainKey) -> str:
 def check_checkpoint(session: Session, document: object, key: ChainKey | None
                      ) -> list[Problem]:
     """Problems if the chain no longer reaches the checkpoint's row with its hash."""
-    if not isinstance(document, dict) or not isinstance(document.get("seq"), int) \
-            or not isinstance(document.get("hash"), str):
+    if not isinstance(document, dict) or type(document.get("seq")) is not int \
+            or not 0 <= document["seq"] <= MAX_SEQ or not isinstance(document.get("hash"), str):
         return [Problem(0, "the checkpoint file is not a checkpoint (seq and hash missing)")]
     seq = document["seq"]
     if document.get("key_id") is not None:

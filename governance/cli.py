@@ -111,7 +111,7 @@ def export_command(fmt: str, output: str | None) -> None:
     text = (json.dumps(org, indent=2) + "\n" if fmt == "json"
             else yaml.safe_dump(org, sort_keys=False, allow_unicode=True))
     if output:
-        Path(output).write_text(text)
+        _write(output, text)
         click.echo(f"Wrote {output}", err=True)
     else:
         click.echo(text, nl=False)
@@ -270,7 +270,7 @@ def audit_checkpoint(output: str) -> None:
             click.echo(f"TAMPERED {problem}", err=True)
         raise click.ClickException("audit chain broken: no checkpoint written")
     document = audit.checkpoint(result, key, state().clock())
-    Path(output).write_text(json.dumps(document, indent=2) + "\n")
+    _write(output, json.dumps(document, indent=2) + "\n")
     click.echo(f"Checkpoint of row {document['seq']} written to {output}"
                + ("" if key else " (unsigned: GOVERNANCE_AUDIT_KEY is not set)") + ".")
 
@@ -332,3 +332,10 @@ def _read(path: str) -> bytes:
             return file.read()
     except OSError as exc:
         raise click.ClickException(f"cannot read {path}: {exc.strerror}") from None
+
+
+def _write(path: str, text: str) -> None:
+    try:
+        Path(path).write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise click.ClickException(f"cannot write {path}: {exc.strerror}") from None

@@ -74,3 +74,23 @@ def test_verify_of_a_keyed_chain_without_its_key_fails_naming_the_key(tmp_path):
     assert cli(url, "audit", "verify", key="k1").returncode == 0
     missing = cli(url, "audit", "verify", "--checkpoint", str(tmp_path / "none.json"), key="k1")
     assert missing.returncode == 2 and "does not exist" in missing.stderr
+
+
+@pytest.mark.parametrize("seq", [2**64, -1, True])
+def test_a_checkpoint_whose_seq_is_no_row_number_is_not_a_checkpoint(tmp_path, seq):
+    url = f"sqlite:///{tmp_path / 'audit.sqlite'}"
+    assert cli(url, "api-key", "create", "first").returncode == 0
+    checkpoint = tmp_path / "head.json"
+    checkpoint.write_text(json.dumps({"seq": seq, "hash": "ab"}))
+    checked = cli(url, "audit", "verify", "--checkpoint", str(checkpoint))
+    assert checked.returncode == 1 and "Traceback" not in checked.stderr, checked.stderr
+    assert "the checkpoint file is not a checkpoint" in checked.stderr
+
+
+@pytest.mark.parametrize("command", [("audit", "checkpoint"), ("export",)])
+def test_a_file_that_cannot_be_written_is_named_not_a_traceback(tmp_path, command):
+    url = f"sqlite:///{tmp_path / 'audit.sqlite'}"
+    target = tmp_path / "no-such-folder" / "out"
+    written = cli(url, *command, "-o", str(target))
+    assert written.returncode == 1 and "Traceback" not in written.stderr, written.stderr
+    assert f"Error: cannot write {target}: No such file or directory" in written.stderr
