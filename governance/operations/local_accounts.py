@@ -8,6 +8,7 @@ it.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -19,9 +20,9 @@ from governance.models import Role, RoleAssignment, User
 from governance.operations.common import locked_row, optional_text, require_text
 from governance.operations.errors import Conflict, Invalid, NotFound, Refused
 from governance.operations.state import bump_revision
+from governance.orgfile.schema import ID_MAX_CHARS, ID_PATTERN
 from governance.signin.passwords import MAX_PASSWORD_CHARS, hash_password
 from governance.signin.powers import CONSOLE_POWERS
-from governance.signin.sign_in import plausible_id
 
 ADMIN_ROLE = "governance_admin"
 # NIST SP 800-63B (rev. 4): at least 15 characters for a password that is the only factor.
@@ -49,9 +50,12 @@ class CreateAdmin:
 
     def execute(self, session: Session) -> User:
         user_id = require_text(self.user_id, "user")
-        if not plausible_id(user_id):
-            raise Invalid("user: 1-200 characters, no control characters",
-                          {"user": "1-200 characters, no control characters"})
+        # An id the org file could not declare would make `export` write a file `apply`
+        # refuses.
+        if len(user_id) > ID_MAX_CHARS or not re.fullmatch(ID_PATTERN, user_id):
+            raise Invalid.naming({"user": f"at most {ID_MAX_CHARS} letters, digits, '_', '.', "
+                                          "'@' or '-', starting with a letter or digit (as "
+                                          "in the org file)"})
         password_hash = hash_password(check_new_password(self.password))
         if locked_row(session, User, user_id) is not None:
             raise Conflict(f"user '{user_id}' already exists; give it the role "

@@ -17,7 +17,9 @@ Scope = Literal["case", "program", "organization"]
 Basis = Literal["treatment", "payment", "operations", "individual_request", "authorization",
                 "required_by_law", "emergency"]
 Action = Literal["view", "export", "disclose"]
-Ident = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.@-]*$")]
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.@-]*$"  # every id the file declares
+ID_MAX_CHARS = 64
+Ident = Annotated[str, Field(min_length=1, max_length=ID_MAX_CHARS, pattern=ID_PATTERN)]
 Text = Annotated[str, Field(max_length=2000)]
 
 

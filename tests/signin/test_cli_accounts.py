@@ -50,6 +50,25 @@ def test_a_second_admin_reuses_the_role_and_an_existing_id_is_refused(console, r
     assert len(audit_rows(console, "role.created")) == 1
 
 
+@pytest.mark.parametrize("user_id", ["bad id*", "_underscore_first", "a" * 65, "naïve"])
+def test_an_admin_id_the_org_file_could_not_declare_is_refused(console, runner, user_id):
+    """Else `export` would write a file that `apply` refuses."""
+    result = runner.invoke(args=["governance", "user", "create-admin", user_id],
+                           input=PASSWORD + "\n")
+    assert result.exit_code == 1 and "as in the org file" in result.output, result.output
+    with console.app_context():
+        assert state(console).session.get(User, user_id) is None
+
+
+def test_an_exported_admin_applies_again(console, runner, tmp_path):
+    assert runner.invoke(args=["governance", "user", "create-admin", "ada.admin@example.org"],
+                         input=PASSWORD + "\n").exit_code == 0
+    exported = tmp_path / "org.yaml"
+    assert runner.invoke(args=["governance", "export", "-o", str(exported)]).exit_code == 0
+    dry = runner.invoke(args=["governance", "apply", str(exported), "--dry-run"])
+    assert dry.exit_code == 0, dry.output
+
+
 def test_short_passwords_are_refused(console, runner):
     result = runner.invoke(args=["governance", "user", "create-admin", "shorty"],
                            input="tooshort\n")
