@@ -482,6 +482,8 @@ maxsize 1073741824
 index objectClass eq
 index uid,cn,mail,sAMAccountName eq,sub
 index member,uniqueMember,memberOf,entryUUID,uSNChanged eq
+# What a changed-only sync asks for (modifyTimestamp>=...): a directory run for it indexes it.
+index modifyTimestamp eq
 {limits}
 
 access to attrs=userPassword
