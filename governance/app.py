@@ -6,6 +6,7 @@ import os
 from flask import Flask, redirect, url_for
 from flask_login import LoginManager
 from flask_sqlalchemy import SQLAlchemy
+from sqlalchemy.exc import ArgumentError
 
 from governance.config import STANDALONE, from_environment, secret_key
 from governance.extension import Governance
@@ -32,7 +33,11 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.config.setdefault("GOVERNANCE_DIRECT_DECISIONS", True)
     app.config[STANDALONE] = True
     db = SQLAlchemy()
-    db.init_app(app)
+    try:
+        db.init_app(app)
+    except ArgumentError as exc:
+        raise RuntimeError(f"GOVERNANCE_DATABASE_URL is not a usable SQLAlchemy URL (such as "
+                           f"postgresql+psycopg://user@host/db): {exc}") from None
     login_manager = LoginManager()
     login_manager.init_app(app)
     Governance(app, db=db, login_manager=login_manager)

@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 import yaml
 from flask.cli import with_appcontext
+from sqlalchemy.exc import OperationalError
 
 from governance import audit
 from governance.db import CLI
@@ -32,7 +33,19 @@ from governance.orgfile.upload import read_upload
 PROGRESS_THRESHOLD = 1000  # items in a file before a progress bar is worth showing
 
 
-@click.group("governance")
+class _Commands(click.Group):
+    """Every command: a database that cannot be reached (or fails under it) is one line naming
+    it, with exit status 1, not a traceback."""
+
+    def invoke(self, ctx: click.Context):  # noqa: ANN201 - whatever the command returns
+        try:
+            return super().invoke(ctx)
+        except OperationalError as exc:
+            raise click.ClickException(f"the database failed (GOVERNANCE_DATABASE_URL): "
+                                       f"{exc.orig or exc}") from None
+
+
+@click.group("governance", cls=_Commands)
 def governance_cli() -> None:
     """Need-to-Know: organisation files, API keys, audit."""
 
