@@ -35,8 +35,8 @@ class CreateApiKey:
 
     def execute(self, session: Session) -> str:
         if not NAME.match(self.name):
-            raise Invalid(f"invalid key name '{self.name}': use letters, digits, '.', '_', '-'",
-                          {"name": "letters, digits, '.', '_', '-'"})
+            rule = "1-100 letters, digits, '.', '_' or '-', starting with a letter or digit"
+            raise Invalid(f"invalid key name '{self.name[:100]}': {rule}", {"name": rule})
         bad = [s for s in self.scopes if s not in SCOPES]
         if bad or not self.scopes:
             raise Invalid(f"unknown scope(s) {bad}: choose from {', '.join(SCOPES)}",

@@ -37,3 +37,12 @@ def test_a_bad_setting_is_one_line_naming_it(tmp_path, settings, message):
     result = governance(tmp_path, **settings)
     assert result.returncode == 1, result.stderr
     assert message in result.stderr and "Traceback" not in result.stderr, result.stderr
+
+
+def test_a_key_name_too_long_says_how_long_it_may_be(tmp_path):
+    env = {**os.environ, "GOVERNANCE_DATABASE_URL": f"sqlite:///{tmp_path / 'g.sqlite'}"}
+    result = subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", "governance",
+                             "api-key", "create", "k" * 101], cwd=ROOT, env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1
+    assert "1-100 letters, digits" in result.stderr and "k" * 101 not in result.stderr
