@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, text, update
+from sqlalchemy import insert, select, text, update
 from sqlalchemy.orm import Session
 
 from governance import audit
@@ -94,30 +94,60 @@ def _scope(session: Session, roles: list[str], programs: list[str]) -> None:
 def open_campaign(session: Session, actor: str, roles: list[str], programs: list[str],
                   due: datetime, on_no_decision: str, now: datetime,
                   unused_days: int = 30) -> ReviewCampaign:
-    """Create the campaign and one item per elevated assignment (and active override) in scope."""
+    """Create the campaign and one item per elevated assignment (and active override) in scope:
+    one read of the assignments in scope with their last use, one batched insert of the items
+    (a campaign of thousands of items makes no object or statement per item)."""
     campaign = ReviewCampaign(id=new_id("rvc"), created_by=actor, created_at=now, roles=roles,
                               programs=programs, due=due, on_no_decision=on_no_decision,
                               unused_days=unused_days, status="open")
     session.add(campaign)
-    elevated = {r.id for r in session.scalars(select(Role).where(
-        Role.elevated.is_(True), Role.retired_at.is_(None)))}
-    for a in session.scalars(select(RoleAssignment).where(RoleAssignment.ended_at.is_(None))):
-        if (a.role_id in elevated and (not roles or a.role_id in roles)
-                and (not programs or a.program_id in programs)
-                and Window(a.id, a.valid_from, a.valid_until).active(now)):
-            session.add(ReviewItem(
-                id=new_id("rvi"), campaign_id=campaign.id, kind="assignment", user_id=a.user_id,
-                assignment_id=a.id, role_id=a.role_id, program_id=a.program_id,
-                last_used_at=a.last_used_at, created_at=now,
-                recommendation=_recommend(a.last_used_at, a.created_at, now, unused_days)))
-    # Active overrides are reviewed with a program-wide campaign, not a role-limited one.
-    for o in session.scalars(select(Override).where(Override.status == "approved",
-                                                    Override.expires_at > now)):
-        if not roles and (not programs or o.program_id in programs):
-            session.add(ReviewItem(id=new_id("rvi"), campaign_id=campaign.id, kind="override",
-                                   user_id=o.user_id, override_id=o.id, program_id=o.program_id,
-                                   created_at=now, recommendation="keep"))
+    session.flush()
+    rows = [*_assignment_items(session, campaign, now),
+            *_override_items(session, campaign, now)]
+    if rows:  # NULLs written as such, so the rows stay alike and go in one batch
+        session.execute(insert(ReviewItem).execution_options(render_nulls=True), rows)
     return campaign
+
+
+def _assignment_items(session: Session, campaign: ReviewCampaign, now: datetime
+                      ) -> list[dict]:
+    """An item for each live, active assignment of an elevated role in the campaign's scope."""
+    elevated = set(session.scalars(select(Role.id).where(Role.elevated.is_(True),
+                                                         Role.retired_at.is_(None))))
+    query = select(RoleAssignment.id, RoleAssignment.user_id, RoleAssignment.role_id,
+                   RoleAssignment.program_id, RoleAssignment.valid_from,
+                   RoleAssignment.valid_until, RoleAssignment.last_used_at,
+                   RoleAssignment.created_at).where(
+        RoleAssignment.ended_at.is_(None),
+        RoleAssignment.role_id.in_(sorted(elevated & set(campaign.roles or elevated))))
+    if campaign.programs:
+        query = query.where(RoleAssignment.program_id.in_(campaign.programs))
+    return [_item(campaign, now, kind="assignment", user_id=a.user_id, assignment_id=a.id,
+                  role_id=a.role_id, program_id=a.program_id, last_used_at=a.last_used_at,
+                  recommendation=_recommend(a.last_used_at, a.created_at, now,
+                                            campaign.unused_days))
+            for a in session.execute(query)
+            if Window(a.id, a.valid_from, a.valid_until).active(now)]
+
+
+def _override_items(session: Session, campaign: ReviewCampaign, now: datetime) -> list[dict]:
+    """Active overrides are reviewed with a program-wide campaign, not a role-limited one."""
+    if campaign.roles:
+        return []
+    query = select(Override.id, Override.user_id, Override.program_id).where(
+        Override.status == "approved", Override.expires_at > now)
+    if campaign.programs:
+        query = query.where(Override.program_id.in_(campaign.programs))
+    return [_item(campaign, now, kind="override", user_id=o.user_id, override_id=o.id,
+                  program_id=o.program_id, recommendation="keep")
+            for o in session.execute(query)]
+
+
+def _item(campaign: ReviewCampaign, now: datetime, **values: object) -> dict:
+    """A review_item row for the batched insert, every row with the same keys."""
+    return {"id": new_id("rvi"), "campaign_id": campaign.id, "created_at": now,
+            "status": "open", "assignment_id": None, "override_id": None, "role_id": None,
+            "last_used_at": None, **values}
 
 
 def _recommend(last_used: datetime | None, created: datetime, now: datetime, days: int) -> str:
@@ -192,8 +222,11 @@ class OpenCampaign:
         campaign = open_campaign(session, actor, list(wanted.roles), list(wanted.programs),
                                  wanted.due, wanted.on_no_decision, self.now,
                                  wanted.unused_days)
-        session.flush()
         items = campaign_items(session, campaign.id)
+        for item in items:
+            # Handed back loaded and detached: this commit and each notice's would expire
+            # them, and reading one again would cost a query per item.
+            session.expunge(item)
         summary = {k: v for k, v in campaign_document(campaign, []).items() if k != "items"}
         audit.append(session, "review.campaign_opened",
                      summary | {"items": len(items), "via": self.via},
