@@ -2,7 +2,9 @@
 
 A user approves ``what`` (``override`` or ``escalation``) in a program while they hold an
 assignment that has not ended, whose window is open now, of a live role that lists ``what`` in
-``approves`` and is organisation-wide or assigned in that program.
+``approves`` and is organisation-wide or assigned in that program. A user reviews access
+(review items, break-glass uses) where they hold, the same way, a role with the console's
+``reviewer`` power or one that approves overrides or escalations.
 """
 from __future__ import annotations
 
@@ -16,7 +18,8 @@ from sqlalchemy.orm import Session
 from governance.clock import within
 from governance.models import Role, RoleAssignment
 
-REVIEWS = ("override", "escalation")  # a reviewer approves either
+REVIEWS = ("override", "escalation")  # a reviewer approves either, or holds REVIEWER_POWER
+REVIEWER_POWER = "reviewer"  # governance.signin.powers.REVIEWER (a role's ``console:``)
 _ANYWHERE = object()
 
 
@@ -35,18 +38,20 @@ class ApprovalScope:
 
 
 def _approving(session: Session, kinds: Iterable[str], now: datetime, *,
-               user: str | None = None, program: object = _ANYWHERE
+               user: str | None = None, program: object = _ANYWHERE, reviewing: bool = False
                ) -> list[tuple[str, str | None, bool]]:
     """(user, program, organisation-wide) of every assignment, open now, of a live role that
-    approves one of ``kinds`` (in ``program`` if given): two statements, whoever holds what.
+    approves one of ``kinds`` (or, ``reviewing``, has the console's reviewer power), in
+    ``program`` if given: two statements, whoever holds what.
 
-    ``approves`` is a JSON list with no portable "contains" in SQL, so the live roles (a
-    catalogue of tens) are read and judged here first; then only their assignments are read.
+    ``approves`` and ``console`` are JSON lists with no portable "contains" in SQL, so the live
+    roles (a catalogue of tens) are read and judged here first; then only their assignments.
     """
     kinds = tuple(kinds)
-    scopes = {role_id: scope for role_id, scope, approves in session.execute(
-        select(Role.id, Role.scope, Role.approves).where(Role.retired_at.is_(None)))
-        if any(k in (approves or []) for k in kinds)}
+    scopes = {role_id: scope for role_id, scope, approves, console in session.execute(
+        select(Role.id, Role.scope, Role.approves, Role.console).where(Role.retired_at.is_(None)))
+        if any(k in (approves or []) for k in kinds)
+        or (reviewing and REVIEWER_POWER in (console or []))}
     if not scopes:
         return []
     query = select(RoleAssignment.user_id, RoleAssignment.role_id, RoleAssignment.program_id,
@@ -73,8 +78,9 @@ def approvers(session: Session, what: str, program: str, now: datetime) -> list[
 
 
 def reviewers(session: Session, program: str, now: datetime) -> list[str]:
-    """Everyone who approves overrides or escalations in ``program`` now, sorted by user id."""
-    return sorted({u for u, _, _ in _approving(session, REVIEWS, now, program=program)})
+    """Everyone who reviews access in ``program`` now, sorted by user id."""
+    return sorted({u for u, _, _ in _approving(session, REVIEWS, now, program=program,
+                                               reviewing=True)})
 
 
 def may_approve(session: Session, user: str, what: str, program: str, now: datetime) -> bool:
@@ -83,15 +89,22 @@ def may_approve(session: Session, user: str, what: str, program: str, now: datet
 
 
 def is_reviewer(session: Session, user: str, program: str, now: datetime) -> bool:
-    """A supervisor or compliance officer here: approves overrides or escalations."""
-    return bool(_approving(session, REVIEWS, now, user=user, program=program))
+    """Does ``user`` review access in ``program`` now?"""
+    return bool(_approving(session, REVIEWS, now, user=user, program=program, reviewing=True))
 
 
 def approval_scope(session: Session, user: str, what: str, now: datetime) -> ApprovalScope:
     """Where ``user`` may approve ``what`` now (a queue asks once, not once a row)."""
-    everywhere, programs = False, set()
-    for _, where, org_wide in _approving(session, (what,), now, user=user):
-        everywhere = everywhere or org_wide
-        if not org_wide:
-            programs.add(where)
-    return ApprovalScope(everywhere, frozenset(programs))
+    return _scope(_approving(session, (what,), now, user=user))
+
+
+def reviewing_scope(session: Session, user: str, now: datetime) -> ApprovalScope:
+    """Where ``user`` reviews access now: who decides review items and closes break-glass
+    reviews."""
+    return _scope(_approving(session, REVIEWS, now, user=user, reviewing=True))
+
+
+def _scope(found: list[tuple[str, str | None, bool]]) -> ApprovalScope:
+    everywhere = any(org_wide for _, _, org_wide in found)
+    return ApprovalScope(everywhere, frozenset(where for _, where, org_wide in found
+                                               if not org_wide))

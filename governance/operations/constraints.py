@@ -35,9 +35,12 @@ def require_approver(session: Session, actor: str, what: str, program: str | Non
 
 def require_reviewer(session: Session, actor: str, program: str | None, now: datetime,
                      message: str) -> None:
-    """``actor`` approves overrides or escalations here: a supervisor or compliance officer."""
+    """``actor`` reviews access here: holds the console's reviewer power, or approves
+    overrides or escalations, in this program or organisation-wide."""
     if not is_reviewer(session, actor, program or "", now):
-        raise Refused(message, {"actor": "approves neither overrides nor escalations here"})
+        raise Refused(message, {"actor": "holds no role here that reviews access (the "
+                                         "reviewer power, or approving overrides or "
+                                         "escalations)"})
 
 
 def require_reason(value: object, name: str = "reason") -> str:

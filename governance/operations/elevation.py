@@ -410,7 +410,7 @@ class BreakGlass:
 
 @dataclass
 class CloseReviewItem:
-    """A supervisor or compliance officer closes a break-glass review with a finding."""
+    """A reviewer of the program closes a break-glass review with a finding."""
 
     item_id: str
     actor: str
@@ -428,7 +428,7 @@ class CloseReviewItem:
         refuse_self_action(actor, item.user_id, "nobody reviews their own break-glass use",
                            "the user")
         require_reviewer(session, actor, item.program_id, self.now,
-                         "only a supervisor or compliance officer closes this review")
+                         "only a reviewer of this program closes this review")
         item.status, item.decision, item.note = "closed", "reviewed", finding
         item.decided_by, item.decided_at = actor, self.now
         audit.append(session, "break_glass.reviewed", {"item": item.id, "finding": finding,

@@ -125,7 +125,7 @@ def _memoised_reviewer_check(session: Session, actor: str, now: datetime
         if program not in answers:
             try:
                 require_reviewer(session, actor, program, now,
-                                 "only a supervisor or compliance officer reviews access here")
+                                 "only a reviewer of this program reviews access here")
                 answers[program] = None
             except GovernanceError as exc:
                 answers[program] = exc

@@ -14,7 +14,7 @@ from sqlalchemy import func, or_, select, true
 from sqlalchemy.orm import Session
 
 from governance.models import Consent, Escalation, Override, ReviewCampaign, ReviewItem
-from governance.operations.approvers import REVIEWS, ApprovalScope, approval_scope
+from governance.operations.approvers import ApprovalScope, approval_scope, reviewing_scope
 
 SHOWN = 5
 RENEW_WITHIN_DAYS = 30
@@ -56,11 +56,6 @@ def _in_scope(column, scope: ApprovalScope):  # noqa: ANN001, ANN202
     return column.in_(sorted(p for p in scope.programs if p is not None))
 
 
-def reviewing_scope(session: Session, user: str, now: datetime) -> ApprovalScope:
-    """Where ``user`` reviews (approves overrides or escalations): who closes reviews."""
-    scopes = [approval_scope(session, user, what, now) for what in REVIEWS]
-    return ApprovalScope(any(s.everywhere for s in scopes),
-                         frozenset().union(*(s.programs for s in scopes)))
 
 
 def overrides_to_decide(session: Session, user: str, now: datetime, *, pending_minutes: int,

@@ -266,19 +266,46 @@ def test_a_reviewer_opens_campaigns_only_where_they_review(review_app, signed_in
             select(func.count()).select_from(ReviewCampaign)) == 0
 
 
-def test_an_administrator_who_reviews_opens_a_campaign_for_the_whole_organisation(
-        review_app, signed_in):
+def administrator_reviews(app) -> None:
+    """ada's organisation-wide it_admin role gets the reviewer power too."""
     org = console_org()
     org["users"] += [{"id": u, "name": name, "roles": [{"role": "supervisor", "program": p}]}
                      for u, name, p in MORE_SUPERVISORS]
     for role in org["roles"]:
         if role["id"] == "it_admin":
             role["console"] = ["admin", "reviewer"]
-    with review_app.app_context():
-        ApplyOrganisation(validate(org), actor="test", now=NOW).execute(
-            state(review_app).session)
+    with app.app_context():
+        ApplyOrganisation(validate(org), actor="test", now=NOW).execute(state(app).session)
+
+
+def test_an_administrator_who_reviews_opens_a_campaign_for_the_whole_organisation(
+        review_app, signed_in):
+    administrator_reviews(review_app)
     campaign = open_campaign(signed_in("ada"), programs="", roles="supervisor")
     assert {"bea", "vic"} <= {i.user_id for i in items_of(review_app, campaign).values()}
+
+
+def test_an_organisation_wide_reviewer_who_approves_nothing_decides_items_everywhere(
+        review_app, signed_in, api):  # noqa: F811
+    """The console's reviewer power is enough to review: where its role holds (organisation
+    wide here), without approving overrides or escalations anywhere."""
+    administrator_reviews(review_app)
+    ada = signed_in("ada")
+    campaign = open_campaign(ada, programs="", roles="supervisor")
+    items = items_of(review_app, campaign)
+    # a program supervisor without the power reviews only in their own program
+    refused = api.post(f"/api/v1/reviews/items/{items['bea'].id}/decide",
+                       json={"actor": "sam", "decision": "keep"})
+    assert refused.status_code == 422, refused.json
+    page = ada.get("/console/reviews").get_data(as_text=True)
+    assert "Vic Moreau (vic)" in page and "Bea Ford (bea)" in page  # housing and behavioral
+    answer = decide(ada, {items["bea"].id: ("revoke", "moved to another team")})
+    assert answer.status_code == 302
+    assert items_of(review_app, campaign)["bea"].decided_by == "ada"
+    # the API answers the same for the same person
+    decided = api.post(f"/api/v1/reviews/items/{items['vic'].id}/decide",
+                       json={"actor": "ada", "decision": "keep"})
+    assert decided.status_code == 200, decided.json
 
 
 def test_items_are_filtered_and_paged(review_app, signed_in, monkeypatch):

@@ -189,7 +189,7 @@ def break_glass():
     o = use.override
     flash(f"The glass is broken: you may view the whole record of {o.participant_id} in "
           f"{Names(st.session).program(o.program_id)} until {when(o.expires_at)}. This use "
-          f"({o.id}) will be reviewed by a supervisor or compliance officer.")
+          f"({o.id}) will be reviewed afterwards by the program's reviewers.")
     return redirect(url_for(".requests"))
 
 
