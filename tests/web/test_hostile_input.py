@@ -216,14 +216,18 @@ def test_allowed_hosts_follow_the_base_url_and_the_setting(make_app, backend):
     assert client.get("/healthz", headers={"Host": "localhost"}).status_code == 400
 
 
-def test_every_path_answers_json_with_the_security_headers(org_app):
+def test_every_path_answers_with_the_security_headers_json_outside_the_console(org_app):
     client = org_app.test_client()
     root = client.get("/")  # the standalone service's root is the console's door
     assert root.status_code == 302 and root.headers["X-Frame-Options"] == "DENY"
     for path in ("/nothing-here", "/static/x.js", "/api/v1/nothing", "/console/nothing"):
         response = client.get(path)
         assert response.status_code == 404, path
-        assert response.json["error"]["code"] == "not_found"
+        if path.startswith("/console/"):  # the console's own error page
+            assert response.mimetype == "text/html"
+            assert "Back to the console" in response.get_data(as_text=True)
+        else:
+            assert response.json["error"]["code"] == "not_found"
         assert response.headers["X-Content-Type-Options"] == "nosniff"
         assert response.headers["X-Frame-Options"] == "DENY"
         assert "Strict-Transport-Security" not in response.headers  # not configured
