@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from governance import audit
 from governance.audit import canonical
 from governance.clock import iso, utcnow
-from governance.db import FILE
+from governance.db import CLI, FILE
 from governance.errors import Conflict
 from governance.models import (
     Bundle,
@@ -228,6 +228,10 @@ class ApplyOrganisation:
                 self.session.add(model(id=key, source="file", **attrs))
                 self._record(section, "create", key)
                 continue
+            if row.source == CLI:  # the first administrator's role: never the file's to change
+                self._conflict(f"{section[:-1]} {key} belongs to the cli;",
+                               "left as the cli keeps it")
+                continue
             diff = {k: v for k, v in attrs.items() if getattr(row, k) != v}
             if row.retired_at is not None or row.source != "file":
                 diff.update(retired_at=None, source="file")
@@ -244,9 +248,10 @@ class ApplyOrganisation:
 
     def _grants(self) -> None:
         """The role matrix goes through Casbin (and its adapter over this session)."""
-        scopes = {r.id: r.scope for r in self.spec.roles}
+        cli_roles = set(self.session.scalars(select(Role.id).where(Role.source == CLI)))
+        scopes = {r.id: r.scope for r in self.spec.roles if r.id not in cli_roles}
         desired = {(r.id, pattern, action, r.scope)
-                   for r in self.spec.roles
+                   for r in self.spec.roles if r.id in scopes
                    for action in ("view", "export", "disclose")
                    for pattern in getattr(r.grants, action)}
         owned = set(scopes) | set(self.session.scalars(

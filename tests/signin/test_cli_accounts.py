@@ -4,9 +4,10 @@ from __future__ import annotations
 import json
 
 import pytest
+import yaml
 
 from governance.extension import state
-from governance.models import RoleAssignment, User
+from governance.models import Role, RoleAssignment, User
 from governance.operations.local_accounts import ADMIN_ROLE
 from governance.signin.powers import ADMIN, AUDITOR, REVIEWER, powers_of
 from tests.conftest import NOW
@@ -67,6 +68,33 @@ def test_an_exported_admin_applies_again(console, runner, tmp_path):
     assert runner.invoke(args=["governance", "export", "-o", str(exported)]).exit_code == 0
     dry = runner.invoke(args=["governance", "apply", str(exported), "--dry-run"])
     assert dry.exit_code == 0, dry.output
+
+
+def test_applying_an_export_never_takes_over_or_retires_the_administrators_role(
+        console, runner, tmp_path):
+    """An export lists the CLI's governance_admin role; applying it, then a file without it,
+    leaves the role the CLI's and the first administrator still an administrator."""
+    assert runner.invoke(args=["governance", "user", "create-admin", "ada"],
+                         input=PASSWORD + "\n").exit_code == 0
+    exported = tmp_path / "org.yaml"
+    assert runner.invoke(args=["governance", "export", "-o", str(exported)]).exit_code == 0
+    applied = runner.invoke(args=["governance", "apply", str(exported)])
+    assert applied.exit_code == 0, applied.output
+    assert f"conflict: role {ADMIN_ROLE} belongs to the cli; left as the cli keeps it" in \
+        applied.output
+    without = yaml.safe_load(exported.read_text())
+    without["roles"] = [r for r in without["roles"] if r["id"] != ADMIN_ROLE]
+    without["users"] = [u for u in without["users"] if u["id"] != "ada"]
+    exported.write_text(yaml.safe_dump(without))
+    again = runner.invoke(args=["governance", "apply", str(exported)])
+    assert again.exit_code == 0, again.output
+    assert f"retire roles {ADMIN_ROLE}" not in again.output
+    with console.app_context():
+        session = state(console).session
+        role = session.get(Role, ADMIN_ROLE)
+        assert (role.source, role.retired_at) == ("cli", None)
+        assert ADMIN in powers_of(session, "ada", NOW)
+    assert sign_in(console.test_client(), "ada").status_code == 302
 
 
 def test_short_passwords_are_refused(console, runner):
