@@ -25,8 +25,16 @@ class DirectoryUnavailable(Unavailable):
     code = "directory_unavailable"
 
 
+REQUIRED_SETTINGS = ("GOVERNANCE_LDAP_URL", "GOVERNANCE_LDAP_USER_BASE",
+                     "GOVERNANCE_LDAP_GROUP_BASE")
+
+
 class DirectoryConfigError(RuntimeError):
     """The directory settings are missing or unsafe (raised at use, naming the setting)."""
+
+    def __init__(self, message: str, missing: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.missing = missing  # the required settings that are not set, if that is why
 
 
 @dataclass(frozen=True)
@@ -48,11 +56,10 @@ class DirectorySettings:
 
     @classmethod
     def from_config(cls, config: dict) -> DirectorySettings:
-        missing = [k for k in ("GOVERNANCE_LDAP_URL", "GOVERNANCE_LDAP_USER_BASE",
-                               "GOVERNANCE_LDAP_GROUP_BASE") if not config.get(k)]
+        missing = [k for k in REQUIRED_SETTINGS if not config.get(k)]
         if missing:
             raise DirectoryConfigError("the directory is not configured: set "
-                                       + ", ".join(missing))
+                                       + ", ".join(missing), tuple(missing))
         settings = cls(
             url=str(config["GOVERNANCE_LDAP_URL"]),
             bind_dn=config.get("GOVERNANCE_LDAP_BIND_DN") or None,

@@ -61,11 +61,20 @@ def text(response) -> str:
     return re.sub(r"\s+", " ", response.get_data(as_text=True))
 
 
+def test_a_partly_configured_directory_names_what_is_missing(make_app, backend):
+    app = make_console_app(make_app, backend, GOVERNANCE_LDAP_URL="ldaps://ldap.example.org")
+    page = text(admin(app).get(PAGE))
+    assert ("The directory is only partly configured: set GOVERNANCE_LDAP_USER_BASE, "
+            "GOVERNANCE_LDAP_GROUP_BASE too.") in page
+    assert "No directory is configured" not in page
+
+
 def test_without_a_directory_the_page_says_so_and_lists_people(make_app, backend):
     app = make_console_app(make_app, backend)
     client = admin(app)
     page = text(client.get(PAGE))
     assert "No directory is configured" in page and "GOVERNANCE_LDAP_URL" in page
+    assert page.count("configured") == 1  # said once, not once per panel
     assert "The directory has not been synced yet." in page
     # The file's mapping is shown even with no directory to read it from.
     assert "cn=housing-case-managers,ou=groups,dc=example,dc=org" in page

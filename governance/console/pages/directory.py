@@ -12,7 +12,11 @@ from wtforms import BooleanField, SubmitField
 
 from governance.console import bp
 from governance.console.paged import page_number, query_text
-from governance.directory.connection import DirectoryConfigError, DirectorySettings
+from governance.directory.connection import (
+    REQUIRED_SETTINGS,
+    DirectoryConfigError,
+    DirectorySettings,
+)
 from governance.errors import GovernanceError
 from governance.extension import state
 from governance.operations.directory_sync import SyncDirectory, SyncResult
@@ -106,9 +110,10 @@ def _overview(form: SyncForm, *, error: str | None = None):
     try:
         settings, config_error = DirectorySettings.from_config(current_app.config), None
     except DirectoryConfigError as exc:
-        settings, config_error = None, str(exc)
+        settings, config_error = None, exc
     return render_template(
         PAGE, form=form, error=error, settings=settings, config_error=config_error,
+        required=REQUIRED_SETTINGS,
         transport=_transport(settings), mark=last_sync(session),
         mappings=group_mappings(session), users=users, wanted=wanted,
         sources=user_sources(session), statuses=STATUSES, now=now, fresh=fresh_sign_in(),
