@@ -282,7 +282,7 @@ def check_decidable(session: Session, item: ReviewItem | None, item_id: str, act
         reviewer_here(item.program_id)
     else:
         require_reviewer(session, actor, item.program_id, now,
-                         "only a supervisor or compliance officer reviews access here")
+                         "only a reviewer of this program reviews access here")
     return item
 
 
