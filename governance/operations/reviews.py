@@ -131,11 +131,12 @@ def _assignment_items(session: Session, campaign: ReviewCampaign, now: datetime
 
 
 def _override_items(session: Session, campaign: ReviewCampaign, now: datetime) -> list[dict]:
-    """Active overrides are reviewed with a program-wide campaign, not a role-limited one."""
+    """Active overrides are reviewed with a program-wide campaign, not a role-limited one.
+    A break-glass use is not: it has its own review, opened when the glass was broken."""
     if campaign.roles:
         return []
     query = select(Override.id, Override.user_id, Override.program_id).where(
-        Override.status == "approved", Override.expires_at > now)
+        Override.kind == "override", Override.status == "approved", Override.expires_at > now)
     if campaign.programs:
         query = query.where(Override.program_id.in_(campaign.programs))
     return [_item(campaign, now, kind="override", user_id=o.user_id, override_id=o.id,

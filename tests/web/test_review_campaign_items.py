@@ -49,7 +49,8 @@ def many_holders_org() -> dict:
 
 def age_and_use(session) -> None:
     """Assignments made at different times, some used lately, some long ago, some ended; one
-    elevated role retired; overrides active, run out and pending."""
+    elevated role retired; overrides active, run out and pending; a break-glass use (it has
+    its own review, never a campaign's)."""
     for n in range(PEOPLE):
         values = {"created_at": NOW - CREATED[n % len(CREATED)],
                   "last_used_at": LAST_USED[n % len(LAST_USED)] and
@@ -66,6 +67,11 @@ def age_and_use(session) -> None:
                              fields=["identity.*"], actions=["view"], minutes=60,
                              status=status, approved_at=NOW - timedelta(minutes=5),
                              expires_at=NOW + expires))
+    session.add(Override(id="ovr_glass", kind="break_glass", user_id="h007", reason="crisis",
+                         program_id="housing", participant_id="p-100", fields=["*"],
+                         actions=["view"], minutes=60, status="approved",
+                         approved_at=NOW - timedelta(minutes=5),
+                         expires_at=NOW + timedelta(minutes=55)))
     session.commit()
 
 
@@ -84,7 +90,8 @@ def expected_items(session, roles: list[str], programs: list[str]) -> list[tuple
             found.append(("assignment", a.user_id, a.role_id, a.program_id, a.id, None,
                           a.last_used_at, "revoke" if unused else "keep"))
     for o in session.scalars(select(Override)):
-        if not roles and o.status == "approved" and o.expires_at > NOW and (
+        if not roles and o.kind == "override" and o.status == "approved" and (
+                o.expires_at > NOW) and (
                 not programs or o.program_id in programs):
             found.append(("override", o.user_id, None, o.program_id, None, o.id, None, "keep"))
     return sorted(found, key=repr)
