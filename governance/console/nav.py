@@ -34,7 +34,7 @@ NAV = (
     Link("Approvals", "governance_console.approvals", (APPROVER,)),
     Link("Reviews", "governance_console.reviews", (REVIEWER,)),
     Link("Consents", "governance_console.consents", (ADMIN, AUDITOR, APPROVER)),
-    Link("Disclosures", "governance_console.disclosures", (AUDITOR, ADMIN)),
+    Link("Disclosures", "governance_console.disclosures", (AUDITOR,)),
     Link("Audit", "governance_console.audit", (AUDITOR,)),
     Link("Organisation file", "governance_console.organisation_file", (ADMIN,)),
     Link("Directory", "governance_console.directory", (ADMIN,)),

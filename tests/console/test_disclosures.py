@@ -325,10 +325,14 @@ def test_without_the_auditor_or_admin_power_the_pages_are_403(console_app, signe
     assert ">Disclosures</a>" not in nav
 
 
-def test_the_nav_shows_disclosures_to_auditors_and_admins(console_app, signed_in):
-    for user in ("cora", "ada"):
-        assert ">Disclosures</a>" in signed_in(user).get("/console/").get_data(as_text=True)
-    assert signed_in("ada").get(PAGE).status_code == 200
+def test_disclosures_are_the_auditors_not_the_administrators(console_app, signed_in):
+    """Section 9: the accounting and the sampling audits are the auditor's power."""
+    assert ">Disclosures</a>" in signed_in("cora").get("/console/").get_data(as_text=True)
+    ada = signed_in("ada")  # an administrator only
+    assert ">Disclosures</a>" not in ada.get("/console/").get_data(as_text=True)
+    for path in ("", "/accounting?participant=p-100", "/accounting.csv?participant=p-100",
+                 "/sampling"):
+        assert ada.get(PAGE + path).status_code == 403, path
 
 
 def test_an_accounting_handed_out_is_dated_in_the_trail(console_app, signed_in):

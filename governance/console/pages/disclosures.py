@@ -25,7 +25,7 @@ from governance.reads.disclosures import (
     open_reviews,
     recorded_decision,
 )
-from governance.signin.powers import ADMIN, AUDITOR
+from governance.signin.powers import AUDITOR
 from governance.signin.session import (
     any_power_required,
     sign_in_required,
@@ -33,14 +33,16 @@ from governance.signin.session import (
     signed_in_user,
 )
 
-DISCLOSURE_POWERS = (AUDITOR, ADMIN)
+# Section 9: the accounting of disclosures and the sampling audits are the auditor's. An
+# administrator configures who sees what; what was sent about whom is not theirs to read.
+DISCLOSURE_POWERS = (AUDITOR,)
 MAX_QUERY = 200
 RECORD = "governance/console/disclosures_record.html"
 WITHHELD_WORDS = {**REASONS, "not_sent": "allowed, but not sent"}
 
 
 def oversees() -> bool:
-    """A compliance officer or administrator: sees every disclosure, not only their own."""
+    """An auditor (the compliance officer): sees every disclosure, not only their own."""
     powers = signed_in_powers()
     return any(p in powers for p in DISCLOSURE_POWERS)
 
