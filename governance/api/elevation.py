@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, jsonify, request
 
 from governance.api.audit_log import bounded_int
-from governance.api.http import ApiError, json_object, require_key
+from governance.api.http import ApiError, json_input, require_key
 from governance.extension import state
 from governance.models import Override, ReviewCampaign
 from governance.operations.alerts import alerts
@@ -38,7 +38,9 @@ bp = Blueprint("governance_elevation", __name__, url_prefix="/api/v1")
 @bp.post("/overrides")
 @require_key("manage")
 def request_override():
-    data, st = json_object(), state()
+    data = json_input("actor", "program", "participant", "fields", "actions", "reason",
+                      "minutes")
+    st = state()
     operation = RequestOverride(data.get("actor"), OverrideRequest.from_json(data), st.clock(),
                                 st.config["GOVERNANCE_MAX_OVERRIDE_MINUTES"],
                                 notifier=st.notifier)
@@ -57,7 +59,7 @@ def show_override(override_id: str):
 @bp.post("/overrides/<override_id>/<verdict>")
 @require_key("manage")
 def decide_override(override_id: str, verdict: str):
-    data, st = json_object(), state()
+    data, st = json_input("actor", "note"), state()
     if verdict == "revoke":
         operation = RevokeOverride(override_id, data.get("actor"), data.get("note"), st.clock(),
                                    notifier=st.notifier)
@@ -74,7 +76,7 @@ def decide_override(override_id: str, verdict: str):
 @bp.post("/break-glass")
 @require_key("manage")
 def break_glass():
-    data, st = json_object(), state()
+    data, st = json_input("actor", "participant", "program", "reason"), state()
     operation = BreakGlass(data.get("actor"), BreakGlassRequest.from_json(data), st.clock(),
                            st.config["GOVERNANCE_BREAK_GLASS_ALERT"], notifier=st.notifier)
     return jsonify(break_glass_document(operation.execute(st.session), st.clock())), 201
@@ -83,7 +85,7 @@ def break_glass():
 @bp.post("/break-glass/reviews/<item_id>/close")
 @require_key("manage")
 def close_break_glass_review(item_id: str):
-    data, st = json_object(), state()
+    data, st = json_input("actor", "finding"), state()
     item = CloseReviewItem(item_id, data.get("actor"), data.get("finding"), st.clock()
                            ).execute(st.session)
     return jsonify(closed_review_document(item))
@@ -92,7 +94,8 @@ def close_break_glass_review(item_id: str):
 @bp.post("/reviews/campaigns")
 @require_key("manage")
 def open_review_campaign():
-    data, st = json_object(), state()
+    data = json_input("actor", "roles", "programs", "due", "on_no_decision", "unused_days")
+    st = state()
     opened = OpenCampaign(data.get("actor"), CampaignRequest.from_json(data), st.clock(),
                           notifier=st.notifier).execute(st.session)
     return jsonify(campaign_document(opened.campaign, opened.items)), 201
@@ -111,7 +114,7 @@ def show_review_campaign(campaign_id: str):
 @bp.post("/reviews/items/<item_id>/decide")
 @require_key("manage")
 def decide_review_item(item_id: str):
-    data, st = json_object(), state()
+    data, st = json_input("actor", "decision", "note"), state()
     item = DecideReviewItem(item_id, data.get("actor"), data.get("decision"), data.get("note"),
                             st.clock(), notifier=st.notifier).execute(st.session)
     return jsonify(item_document(item))

@@ -16,6 +16,7 @@ from governance.db import release_session
 from governance.errors import GovernanceError, Invalid
 from governance.extension import state
 from governance.operations.api_keys import authenticate
+from governance.policy.patterns import MAX_ID_LENGTH
 
 API_PREFIXES = ("/api/v1", "/access/v1", "/.well-known/authzen-configuration", "/healthz")
 # Bulk endpoints and the body limit (config key) each one names.
@@ -51,10 +52,23 @@ def json_body() -> object:
 
 
 def json_object() -> dict:
-    """The JSON body, which must be an object (400 otherwise)."""
+    """The JSON body, which must be an object (400 otherwise). Its members are the caller's
+    to check: a workflow view reads its body with ``json_input``."""
     data = json_body()
     if not isinstance(data, dict):
         raise Invalid.naming({"body": "must be a JSON object"})
+    return data
+
+
+def json_input(*members: str) -> dict:
+    """The JSON object a workflow call sends, whose members must all be among ``members``:
+    a 400 names each one that is not. A member nobody reads is never harmless here (a
+    misspelt ``partcipant`` would make an override program-wide)."""
+    data = json_object()
+    unknown = {str(name)[:MAX_ID_LENGTH]: "unknown member" for name in data
+               if name not in members}
+    if unknown:
+        raise Invalid.naming(unknown)
     return data
 
 

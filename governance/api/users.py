@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify
 
-from governance.api.http import json_object, require_key
+from governance.api.http import json_input, require_key
 from governance.extension import state
 from governance.operations.elevation import override_document
 from governance.operations.escalations import escalation_document
@@ -25,7 +25,7 @@ def enable_user(user_id: str):
 
 
 def _change(operation: type[DisableUser] | type[EnableUser], user_id: str):
-    data, st = json_object(), state()
+    data, st = json_input("actor", "reason"), state()
     change = operation(user_id, data.get("actor"), data.get("reason"), st.clock()
                        ).execute(st.session)
     return jsonify(_document(change, st.clock()))

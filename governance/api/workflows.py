@@ -8,12 +8,13 @@ from datetime import datetime
 from flask import Blueprint, Response, current_app, jsonify, request
 
 from governance.api.audit_log import bounded_int, date_time
-from governance.api.http import ApiError, json_object, require_key
+from governance.api.http import ApiError, json_input, require_key
 from governance.consent_text import plain_summary, preview
 from governance.extension import state
 from governance.models import Consent, Disclosure, Escalation
 from governance.operations import accounting as acct
 from governance.operations.consents import (
+    TERMS,
     AmendConsent,
     CreateConsent,
     FlagRenewal,
@@ -79,7 +80,7 @@ def found(model, object_id: str):
 @bp.post("/consents")
 @require_key("manage")
 def create_consent():
-    data = json_object()
+    data = json_input("actor", "participant", "note", *TERMS)
     return jsonify(consent_answer(CreateConsent(data.get("actor"), parse_terms(data),
                                                 data.get("note"), now()))), 201
 
@@ -109,7 +110,7 @@ def show_consent(consent_id: str):
 @bp.post("/consents/<consent_id>/amend")
 @require_key("manage")
 def amend_consent(consent_id: str):
-    data = json_object()
+    data = json_input("actor", "note", *TERMS)
     return jsonify(consent_answer(AmendConsent(consent_id, data.get("actor"), term_changes(data),
                                                data.get("note"), now())))
 
@@ -117,7 +118,7 @@ def amend_consent(consent_id: str):
 @bp.post("/consents/<consent_id>/renew")
 @require_key("manage")
 def renew(consent_id: str):
-    data = json_object()
+    data = json_input("actor", "until", "note")
     return jsonify(consent_answer(renew_consent(consent_id, data.get("actor"), data.get("until"),
                                                 data.get("note"), now())))
 
@@ -125,7 +126,7 @@ def renew(consent_id: str):
 @bp.post("/consents/<consent_id>/revoke")
 @require_key("manage")
 def revoke_consent(consent_id: str):
-    data = json_object()
+    data = json_input("actor", "reason")
     return jsonify(consent_answer(RevokeConsent(consent_id, data.get("actor"),
                                                 data.get("reason"), now())))
 
@@ -133,7 +134,7 @@ def revoke_consent(consent_id: str):
 @bp.post("/consents/<consent_id>/flag-renewal")
 @require_key("manage")
 def flag_renewal(consent_id: str):
-    data = json_object()
+    data = json_input("actor", "trigger")
     return jsonify(consent_answer(FlagRenewal(consent_id, data.get("actor"), data.get("trigger"),
                                               now())))
 
@@ -163,7 +164,7 @@ def consent_preview(consent_id: str):
 @bp.post("/escalations")
 @require_key("manage")
 def request_escalation():
-    data = json_object()
+    data = json_input("actor", "decision_id", "justification")
     return jsonify(escalation_answer(RequestEscalation(
         data.get("actor"), data.get("decision_id"), data.get("justification"), now(),
         notifier=state().notifier))), 201
@@ -191,7 +192,7 @@ def show_escalation(escalation_id: str):
 def decide_escalation(escalation_id: str, verdict: str):
     if verdict not in ("approve", "deny"):
         raise ApiError(404, "not_found", f"no such action '{verdict}'")
-    data = json_object()
+    data = json_input("actor", "note")
     return jsonify(escalation_answer(DecideEscalation(
         escalation_id, data.get("actor"), verdict == "approve", data.get("note"), now(),
         notifier=state().notifier)))
@@ -201,7 +202,7 @@ def decide_escalation(escalation_id: str, verdict: str):
 @bp.post("/disclosures")
 @require_key("manage")
 def record_disclosure():
-    data = json_object()
+    data = json_input("actor", "decision_id", "channel", "fields")
     return jsonify(disclosure_answer(run(RecordDisclosure(
         data.get("actor"), data.get("decision_id"), data.get("channel"), data.get("fields"),
         now())))), 201
@@ -230,7 +231,7 @@ def disclosure_cover_sheet(disclosure_id: str):
 @bp.post("/disclosures/<disclosure_id>/review")
 @require_key("manage")
 def review_disclosure(disclosure_id: str):
-    data = json_object()
+    data = json_input("actor", "finding")
     return jsonify(disclosure_summary(run(ReviewDisclosure(
         disclosure_id, data.get("actor"), data.get("finding"), now()))))
 

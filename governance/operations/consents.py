@@ -27,19 +27,12 @@ from governance.policy import patterns
 
 RENEWAL_TRIGGERS = ("hospitalization", "change_of_provider", "participant_request", "expiring")
 TERMS = ("partners", "partner_types", "purposes", "fields", "exclude_labels", "from", "until")
-MEMBERS = frozenset({*TERMS, "actor", "participant", "note"})
-
-
-def unknown_members(body: dict) -> None:
-    unknown = {str(k): "unknown member" for k in body if k not in MEMBERS}
-    if unknown:
-        raise Invalid("unknown member(s): " + ", ".join(unknown), unknown)
 
 
 def parse_terms(body: dict, participant: str | None = None) -> ConsentSpec:
     """A consent's terms, checked as the org file checks them (400 naming each problem). The
-    API reads them from JSON; a form builds the ``ConsentSpec`` itself."""
-    unknown_members(body)
+    API reads them from JSON (its members checked there); a form builds the ``ConsentSpec``
+    itself."""
     data = {k: body[k] for k in TERMS if k in body}
     data["participant"] = participant or body.get("participant")
     try:
@@ -51,7 +44,6 @@ def parse_terms(body: dict, participant: str | None = None) -> ConsentSpec:
 
 def term_changes(body: dict) -> dict[str, object]:
     """The terms an amendment changes, as named in the API's JSON or a form's fields."""
-    unknown_members(body)
     return {k: body[k] for k in TERMS if k in body}
 
 
