@@ -94,6 +94,9 @@ STANDALONE = "GOVERNANCE_STANDALONE"
 UNROUTED_CONSOLE_PAGE = "governance_console_unrouted"
 
 AUDIT_DURABILITY = ("fsync", "commit")
+# Whole-number settings that not every non-negative value suits: (least, most). A decision
+# timeout of 0 would answer every decision 503; ten minutes is beyond any caller's wait.
+RANGES: dict[str, tuple[int, int]] = {"GOVERNANCE_DECISION_TIMEOUT_MS": (1, 600_000)}
 
 ENV_KEYS = [k for k in DEFAULTS]
 
@@ -141,14 +144,36 @@ def flag(key: str, text: str) -> bool:
 
 
 def integer(key: str, text: str) -> int:
-    """A whole-number environment variable; anything else is a configuration error."""
+    """A whole-number environment variable within its range (``RANGES``, else not negative);
+    anything else is a configuration error."""
     try:
         value = int(text.strip())
     except ValueError:
-        raise RuntimeError(f"{key} must be a whole number, not {text!r}") from None
-    if value < 0:
-        raise RuntimeError(f"{key} must not be negative, not {value}")
+        raise RuntimeError(f"{key} must be {whole_number(key)}, not {text!r}") from None
+    return in_range(key, value)
+
+
+def whole_number(key: str) -> str:
+    """The values a whole-number setting may take, in words."""
+    low, high = RANGES.get(key, (0, None))
+    return f"a whole number from {low} to {high}" if high is not None else \
+        f"a whole number, {low} or more"
+
+
+def in_range(key: str, value: object) -> int:
+    """``value`` as the whole number ``key`` needs; a configuration error outside its range
+    (a host app may pass anything in its config, so a string or a bool is refused too)."""
+    low, high = RANGES.get(key, (0, None))
+    if not isinstance(value, int) or isinstance(value, bool) or value < low \
+            or (high is not None and value > high):
+        raise RuntimeError(f"{key} must be {whole_number(key)}, not {value!r}")
     return value
+
+
+def check_ranges(config: dict) -> None:
+    """Every setting of ``RANGES`` as given (environment or a host app's config)."""
+    for key in RANGES:
+        in_range(key, config[key])
 
 
 def allowed_hosts(config: dict) -> frozenset[str]:

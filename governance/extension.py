@@ -19,6 +19,7 @@ from governance.config import (
     STANDALONE,
     allowed_hosts,
     check_base_url,
+    check_ranges,
 )
 from governance.db import release_session
 from governance.decisions import StoreUnavailable
@@ -94,6 +95,7 @@ class Governance:
             raise RuntimeError(f"GOVERNANCE_AUDIT_DURABILITY must be one of "
                                f"{', '.join(AUDIT_DURABILITY)}, not {durability!r}")
         check_base_url(app.config["GOVERNANCE_BASE_URL"])
+        check_ranges(app.config)
         login_manager = login_manager or self.login_manager or getattr(app, "login_manager", None)
         prefix = console_prefix or self.console_prefix
         governance_state = GovernanceState(db=db, login_manager=login_manager,

@@ -23,6 +23,10 @@ def governance(tmp_path, **settings: str) -> subprocess.CompletedProcess:
 
 @pytest.mark.parametrize("settings,message", [
     ({"GOVERNANCE_MAX_BATCH": "many"}, "Error: GOVERNANCE_MAX_BATCH must be a whole number"),
+    *(({"GOVERNANCE_DECISION_TIMEOUT_MS": value}, "Error: GOVERNANCE_DECISION_TIMEOUT_MS must "
+       f"be a whole number from 1 to 600000, not {shown}")
+      for value, shown in (("0", "0"), ("-5", "-5"), ("soon", "'soon'"),
+                           ("600001", "600001"))),
     ({"GOVERNANCE_LDAP_NESTED_GROUPS": "maybe"},
      "Error: GOVERNANCE_LDAP_NESTED_GROUPS must be true or false"),
     ({"GOVERNANCE_BASE_URL": "gov.example.org"}, "Error: GOVERNANCE_BASE_URL must be"),

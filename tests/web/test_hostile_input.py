@@ -10,6 +10,7 @@ import time
 import pytest
 from sqlalchemy import func, select
 
+from governance import decisions
 from governance.extension import state
 from governance.models import AuditEvent
 from governance.policy import request as request_module
@@ -244,10 +245,24 @@ def test_hsts_is_sent_when_configured(make_app, backend, tmp_path):
             "max-age=31536000; includeSubDomains")
 
 
+class SlowClock:
+    """``time`` for the decision service, a second later at every reading: a request given
+    the shortest timeout allowed (1 ms) is always late."""
+
+    def __init__(self) -> None:
+        self.now = time.monotonic()
+
+    def monotonic(self) -> float:
+        self.now += 1.0
+        return self.now
+
+
 @pytest.mark.parametrize("path", DECISION_PATHS + ["/access/v1/evaluations"])
-def test_a_request_not_decided_in_time_is_a_503_never_an_allow(make_app, backend, path):
-    app = make_app(backend, GOVERNANCE_DECISION_TIMEOUT_MS=0)
+def test_a_request_not_decided_in_time_is_a_503_never_an_allow(make_app, backend, path,
+                                                                 monkeypatch):
+    app = make_app(backend, GOVERNANCE_DECISION_TIMEOUT_MS=1)
     apply_file(app)
+    monkeypatch.setattr(decisions, "time", SlowClock())
     client = app.test_client()
     client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {new_key(app)}"
     before = audit_rows(app)
@@ -258,6 +273,14 @@ def test_a_request_not_decided_in_time_is_a_503_never_an_allow(make_app, backend
     assert response.json["error"]["code"] == "decision_timeout"
     assert set(response.json) == {"error"}  # no decision, nothing allowed
     assert audit_rows(app) == before
+
+
+@pytest.mark.parametrize("value", [0, -1, 600_001, "2000", 1.5, True, None])
+def test_a_decision_timeout_that_cannot_work_is_refused_at_start_up(make_app, value):
+    """0 would answer every decision 503: refused, naming the setting and its range."""
+    with pytest.raises(RuntimeError, match="^GOVERNANCE_DECISION_TIMEOUT_MS must be a whole "
+                                           "number from 1 to 600000, not "):
+        make_app("sqlite", GOVERNANCE_DECISION_TIMEOUT_MS=value)
 
 
 def test_caches_stay_bounded_in_bytes_whatever_ids_callers_send(api):
