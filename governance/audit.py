@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -26,6 +27,7 @@ from sqlalchemy.orm import Session
 
 from governance import jsontext
 from governance.clock import utcnow
+from governance.errors import listing
 from governance.models import AuditEvent, AuditHead
 
 GENESIS = "0" * 64
@@ -278,19 +280,56 @@ def _checkpoint_signature(document: dict, key: ChainKey) -> str:
     return hmac.new(key.secret, CHECKPOINT_CONTEXT + body.encode(), hashlib.sha256).hexdigest()
 
 
-def check_checkpoint(session: Session, document: object, key: ChainKey | None
+HEX_DIGEST = re.compile(r"[0-9a-f]{64}")  # what sha256/HMAC-SHA256 hexdigest writes
+
+
+class NotACheckpoint(ValueError):
+    """A file that is not what ``checkpoint`` writes: a bad input, not a broken chain."""
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """A chain head kept outside the database, as ``checkpoint`` wrote it."""
+
+    seq: int
+    hash: str
+    key_id: str | None
+    document: dict  # the whole document, which its signature covers
+
+    @classmethod
+    def read(cls, document: object) -> Checkpoint:
+        """The checkpoint in a parsed JSON document; NotACheckpoint naming each wrong member."""
+        if not isinstance(document, dict):
+            raise NotACheckpoint("not a JSON object")
+        problems = {}
+        seq, hash_, key_id = (document.get(k) for k in ("seq", "hash", "key_id"))
+        if type(seq) is not int or not 0 <= seq <= MAX_SEQ:
+            problems["seq"] = f"must be a row number from 0 to {MAX_SEQ}"
+        if not isinstance(hash_, str) or not HEX_DIGEST.fullmatch(hash_):
+            problems["hash"] = "must be 64 lower-case hexadecimal digits"
+        if key_id is not None and not isinstance(key_id, str):
+            problems["key_id"] = "must be a key id or null"
+        signature = document.get("signature")
+        if isinstance(key_id, str) and not (isinstance(signature, str)
+                                            and HEX_DIGEST.fullmatch(signature)):
+            problems["signature"] = "must be 64 lower-case hexadecimal digits (key_id is set)"
+        if not isinstance(document.get("at", ""), str):
+            problems["at"] = "must be the time it was written"
+        if problems:
+            raise NotACheckpoint(listing(problems))
+        return cls(seq, hash_, key_id, document)
+
+
+def check_checkpoint(session: Session, checkpoint: Checkpoint, key: ChainKey | None
                      ) -> list[Problem]:
     """Problems if the chain no longer reaches the checkpoint's row with its hash."""
-    if not isinstance(document, dict) or type(document.get("seq")) is not int \
-            or not 0 <= document["seq"] <= MAX_SEQ or not isinstance(document.get("hash"), str):
-        return [Problem(0, "the checkpoint file is not a checkpoint (seq and hash missing)")]
-    seq = document["seq"]
-    if document.get("key_id") is not None:
-        if key is None or key.key_id != document["key_id"]:
-            return [Problem(seq, f"the checkpoint is signed with key {document['key_id']}; "
+    seq = checkpoint.seq
+    if checkpoint.key_id is not None:
+        if key is None or key.key_id != checkpoint.key_id:
+            return [Problem(seq, f"the checkpoint is signed with key {checkpoint.key_id}; "
                                  "set GOVERNANCE_AUDIT_KEY to that key to check it")]
-        if not hmac.compare_digest(str(document.get("signature", "")),
-                                   _checkpoint_signature(document, key)):
+        if not hmac.compare_digest(checkpoint.document["signature"],
+                                   _checkpoint_signature(checkpoint.document, key)):
             return [Problem(seq, "the checkpoint's signature does not match (edited file)")]
     if seq == 0:
         return []
@@ -298,7 +337,7 @@ def check_checkpoint(session: Session, document: object, key: ChainKey | None
     if row is None:
         return [Problem(seq, f"the chain no longer reaches the checkpoint's row {seq} "
                              "(rows deleted from the end)")]
-    if not hmac.compare_digest(row.hash, document["hash"]):
+    if not hmac.compare_digest(row.hash, checkpoint.hash):
         return [Problem(seq, "row differs from the checkpoint (the chain was rewritten)")]
     return []
 

@@ -240,13 +240,13 @@ def audit_group() -> None:
 @with_appcontext
 def audit_verify(checkpoint_file: str | None) -> None:
     """Check the hash chain; exit 1 naming every edited, deleted or reordered row."""
+    checkpoint = _read_checkpoint(checkpoint_file) if checkpoint_file else None
     upgrade_database()
     key = state().audit_key
     result = audit.verify(state().session, key)
     problems = list(result.problems)
-    if checkpoint_file:
-        problems += audit.check_checkpoint(state().session, _read_checkpoint(checkpoint_file),
-                                           key)
+    if checkpoint:
+        problems += audit.check_checkpoint(state().session, checkpoint, key)
     if problems:
         for problem in problems:
             click.echo(f"TAMPERED {problem}", err=True)
@@ -262,11 +262,20 @@ def audit_verify(checkpoint_file: str | None) -> None:
         click.echo(f"The chain still reaches the checkpoint ({checkpoint_file}).")
 
 
-def _read_checkpoint(path: str) -> object:
+def _read_checkpoint(path: str) -> audit.Checkpoint:
+    """The checkpoint in ``path``, read before the chain is: a file that is not one is bad
+    input (exit 1 naming what is wrong), never reported as tampering."""
     try:
-        return json.loads(Path(path).read_text())
+        text = Path(path).read_text()
     except (OSError, ValueError) as exc:
         raise click.ClickException(f"cannot read checkpoint {path}: {exc}") from None
+    try:
+        return audit.Checkpoint.read(json.loads(text))
+    except (json.JSONDecodeError, audit.NotACheckpoint) as exc:
+        what = f"not JSON ({exc})" if isinstance(exc, json.JSONDecodeError) else exc
+        raise click.ClickException(
+            f"{path} is not a checkpoint file (as `audit checkpoint` writes): {what}; "
+            "the chain was not checked against it") from None
 
 
 @audit_group.command("checkpoint")

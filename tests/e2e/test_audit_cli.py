@@ -76,15 +76,45 @@ def test_verify_of_a_keyed_chain_without_its_key_fails_naming_the_key(tmp_path):
     assert missing.returncode == 2 and "does not exist" in missing.stderr
 
 
-@pytest.mark.parametrize("seq", [2**64, -1, True])
-def test_a_checkpoint_whose_seq_is_no_row_number_is_not_a_checkpoint(tmp_path, seq):
-    url = f"sqlite:///{tmp_path / 'audit.sqlite'}"
+@pytest.fixture(scope="module")
+def chain_url(tmp_path_factory) -> str:
+    """A database whose chain is intact (a key was created), for checkpoints to be held to."""
+    url = f"sqlite:///{tmp_path_factory.mktemp('chain') / 'audit.sqlite'}"
     assert cli(url, "api-key", "create", "first").returncode == 0
+    return url
+
+
+HEAD = {"seq": 1, "hash": "ab" * 32, "at": "2026-12-03T00:00:00Z", "key_id": None}
+
+
+@pytest.mark.parametrize("text,what", [
+    ("seq=1", "not JSON (Expecting value"),
+    ("", "not JSON"),
+    ("[1, 2]", "not a JSON object"),
+    (json.dumps({k: v for k, v in HEAD.items() if k != "seq"}), "seq: must be a row number"),
+    (json.dumps({**HEAD, "seq": 2**64}), "seq: must be a row number from 0 to"),
+    (json.dumps({**HEAD, "seq": -1}), "seq: must be a row number"),
+    (json.dumps({**HEAD, "seq": True}), "seq: must be a row number"),
+    (json.dumps({**HEAD, "seq": "1"}), "seq: must be a row number"),
+    (json.dumps({k: v for k, v in HEAD.items() if k != "hash"}), "hash: must be 64"),
+    (json.dumps({**HEAD, "hash": 42}), "hash: must be 64"),
+    (json.dumps({**HEAD, "hash": "ab"}), "hash: must be 64"),
+    (json.dumps({**HEAD, "key_id": 7}), "key_id: must be a key id or null"),
+    (json.dumps({**HEAD, "key_id": "k-1"}), "signature: must be 64"),
+    (json.dumps({**HEAD, "at": 1764720000}), "at: must be the time it was written"),
+    (json.dumps({"seq": "x", "hash": None}), "seq: must be a row number from 0 to "
+                                             f"{2**63 - 1}; hash: must be 64"),
+])
+def test_a_file_that_is_not_a_checkpoint_is_named_not_blamed_on_the_chain(tmp_path, chain_url,
+                                                                         text, what):
     checkpoint = tmp_path / "head.json"
-    checkpoint.write_text(json.dumps({"seq": seq, "hash": "ab"}))
-    checked = cli(url, "audit", "verify", "--checkpoint", str(checkpoint))
+    checkpoint.write_text(text)
+    checked = cli(chain_url, "audit", "verify", "--checkpoint", str(checkpoint))
     assert checked.returncode == 1 and "Traceback" not in checked.stderr, checked.stderr
-    assert "the checkpoint file is not a checkpoint" in checked.stderr
+    assert f"Error: {checkpoint} is not a checkpoint file" in checked.stderr, checked.stderr
+    assert what in checked.stderr, checked.stderr
+    assert "TAMPERED" not in checked.stderr and "chain broken" not in checked.stderr
+    assert checked.stdout == ""  # nor does it claim the chain intact
 
 
 @pytest.mark.parametrize("command", [("audit", "checkpoint"), ("export",)])

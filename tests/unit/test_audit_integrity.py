@@ -127,7 +127,8 @@ def checkpoint_of(app, key: str | None) -> dict:
 
 def check(app, document, key: str | None):
     with app.app_context():
-        return audit.check_checkpoint(state(app).session, document, audit.ChainKey.from_text(key))
+        return audit.check_checkpoint(state(app).session, audit.Checkpoint.read(document),
+                                      audit.ChainKey.from_text(key))
 
 
 @pytest.mark.parametrize("key", [KEY, None])
