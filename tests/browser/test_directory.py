@@ -9,8 +9,8 @@ from playwright.sync_api import expect
 
 from tests.browser.conftest import running_console_server
 from tests.directory.slapd import Slapd
+from tests.directory.sync_support import ldap_config
 from tests.directory.test_directory_page import directory_org
-from tests.directory.test_sync import ldap_config
 
 
 @pytest.fixture

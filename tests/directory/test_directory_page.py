@@ -15,7 +15,7 @@ from governance.models import AuditEvent, RoleAssignment, User
 from governance.operations.users import DisableUser
 from tests.conftest import NOW
 from tests.console.conftest import console_org, make_console_app
-from tests.directory.test_sync import ldap_config
+from tests.directory.sync_support import ldap_config
 from tests.signin.conftest import csrf_token, sign_in
 
 PAGE = "/console/directory"
