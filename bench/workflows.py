@@ -45,7 +45,7 @@ from governance.extension import state  # noqa: E402
 from governance.ids import new_id  # noqa: E402
 from governance.models import Escalation, Override  # noqa: E402
 from governance.operations.api_keys import CreateApiKey  # noqa: E402
-from governance.operations.elevation import approvers  # noqa: E402
+from governance.operations.approvers import approvers  # noqa: E402
 from governance.orgfile import validate  # noqa: E402
 
 APPROVER_ROLES = {"role20": ["override"], "role21": ["override"], "role22": ["override"],

@@ -23,7 +23,8 @@ from governance.operations.api_keys import (
     RevokeApiKey,
     list_keys,
 )
-from governance.operations.apply_organisation import ApplyOrganisation, ApplyResult
+from governance.operations.apply_organisation import ApplyOrganisation
+from governance.operations.apply_plan import ApplyResult
 from governance.operations.errors import OperationError
 from governance.operations.users import DisableUser, EnableUser
 from governance.orgfile import OrgFileError, validate

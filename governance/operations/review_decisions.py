@@ -25,11 +25,11 @@ from governance.operations.common import active_actor
 from governance.operations.constraints import require_reviewer
 from governance.operations.errors import Invalid
 from governance.operations.notices import review_revoked
-from governance.operations.reviews import (
+from governance.operations.review_campaigns import item_document
+from governance.operations.review_items import (
     DECISIONS,
     check_decidable,
     end_access,
-    item_document,
     record_decision,
 )
 from governance.operations.state import bump_revision

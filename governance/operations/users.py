@@ -21,9 +21,9 @@ from governance.db import API, CLI
 from governance.models import Escalation, Override, User
 from governance.operations.common import active_actor, locked_row, optional_text, require_text
 from governance.operations.constraints import refuse_self_action, require_reason, require_status
-from governance.operations.elevation import override_document
 from governance.operations.errors import NotFound
 from governance.operations.escalations import escalation_document
+from governance.operations.overrides import override_document
 from governance.operations.state import bump_revision
 
 

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from governance.models import RoleAssignment, User
-from governance.operations.apply_organisation import ApplyResult, Change
+from governance.operations.apply_plan import ApplyResult, Change
 
 HOLDERS_SHOWN = 12  # names listed per role; the rest are counted
 

@@ -11,7 +11,7 @@ from sqlalchemy import and_, func, or_, select, true
 from sqlalchemy.orm import Session
 
 from governance.models import Escalation, Override, Program, ReviewItem, Role, RoleAssignment
-from governance.operations.elevation import override_limit
+from governance.operations.overrides import override_limit
 from governance.policy.snapshot import FieldInfo, Snapshot
 from governance.reads.access import Page
 from governance.reads.access_index import active_cases

@@ -1,6 +1,6 @@
 """What the Reviews page reads: campaigns with their progress, the items a reviewer may decide
 (filtered and paged in SQL), one campaign's items. Read only; decisions go through
-``operations.reviews`` and ``operations.review_decisions``.
+``operations.review_items`` and ``operations.review_decisions``.
 
 Progress is counted with one grouped statement over the campaigns (or programs) shown, so a
 campaign of thousands of items costs a handful of rows, never the items themselves.

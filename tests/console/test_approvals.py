@@ -14,7 +14,7 @@ from governance.audit import payload_of
 from governance.extension import state
 from governance.models import Escalation, Override, ReviewItem
 from governance.notify import LoggingNotifier
-from governance.operations.elevation import BreakGlass, BreakGlassRequest
+from governance.operations.break_glass import BreakGlass, BreakGlassRequest
 from tests.conftest import new_key
 from tests.console.test_requests import events, request_as, rows, text, token
 

@@ -12,7 +12,7 @@ from governance.audit import payload_of
 from governance.extension import state
 from governance.models import AuditEvent, Override, ReviewItem
 from governance.notify import LoggingNotifier
-from governance.operations.elevation import DecideOverride, OverrideRequest, RequestOverride
+from governance.operations.override_requests import DecideOverride, OverrideRequest, RequestOverride
 
 ASK = {"program": "housing", "participant": "p-100", "fields": "clinical.diagnosis identity.*",
        "actions": "view", "reason": "care plan meeting tomorrow", "minutes": "120"}

@@ -12,7 +12,7 @@ from governance.db import DIRECTORY
 from governance.extension import state
 from governance.models import Override
 from governance.notify import MemoryNotifier
-from governance.operations.elevation import OverrideRequest, RequestOverride
+from governance.operations.override_requests import OverrideRequest, RequestOverride
 from tests.conftest import NOW
 
 

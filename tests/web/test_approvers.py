@@ -27,8 +27,8 @@ from governance.operations.approvers import (
     may_approve,
     reviewers,
 )
-from governance.operations.elevation import _roles_in
 from governance.operations.escalations import pending_for
+from governance.operations.overrides import _roles_in
 from governance.policy.snapshot import Window
 from tests.conftest import NOW
 

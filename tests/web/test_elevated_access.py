@@ -347,7 +347,7 @@ def test_run_due_from_the_command_line_tells_the_configured_notifier(api, org_ap
 
 def test_a_front_end_without_json_fills_the_typed_request_itself(api, org_app):
     """As a console form will: the operation takes the typed request, not a JSON body."""
-    from governance.operations.elevation import OverrideRequest, RequestOverride
+    from governance.operations.override_requests import OverrideRequest, RequestOverride
 
     wanted = OverrideRequest(program="housing", participant="p-100", fields=("identity.*",),
                              actions=("view",), reason="covering for alice", minutes=60)

@@ -11,10 +11,10 @@ from sqlalchemy import func, select
 from governance.extension import state
 from governance.models import AuditEvent, Consent, Override, ReviewCampaign
 from governance.notify import MemoryNotifier
+from governance.operations.break_glass import BreakGlass, BreakGlassRequest
 from governance.operations.consents import AmendConsent, CreateConsent, RevokeConsent
-from governance.operations.elevation import BreakGlass, BreakGlassRequest
 from governance.operations.errors import Invalid
-from governance.operations.reviews import CampaignRequest, OpenCampaign
+from governance.operations.review_campaigns import CampaignRequest, OpenCampaign
 from governance.orgfile.schema import ConsentSpec
 from tests.conftest import NOW
 

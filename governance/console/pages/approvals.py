@@ -17,8 +17,9 @@ from governance.console.pages.dashboard import Names, when
 from governance.db import CONSOLE
 from governance.errors import GovernanceError, Invalid
 from governance.extension import state
-from governance.operations.elevation import CloseReviewItem, DecideOverride
+from governance.operations.break_glass import CloseReviewItem
 from governance.operations.escalations import DecideEscalation
+from governance.operations.override_requests import DecideOverride
 from governance.policy.patterns import ENTIRE_RECORD
 from governance.reads import attention
 from governance.reads.access import Page

@@ -33,7 +33,8 @@ from wtforms.validators import DataRequired, Regexp
 from governance.console import bp
 from governance.extension import state
 from governance.models import OrgFileUpload
-from governance.operations.apply_organisation import ApplyOrganisation, ApplyResult, PlanChanged
+from governance.operations.apply_organisation import ApplyOrganisation
+from governance.operations.apply_plan import ApplyResult, PlanChanged
 from governance.operations.organisation_file import KeepUploadedFile, RecordOrgExport, kept_upload
 from governance.orgfile import OrgFileError, load_text, validate
 from governance.orgfile.export import export_org, policy_version

@@ -18,11 +18,9 @@ from governance.db import CONSOLE
 from governance.errors import GovernanceError
 from governance.extension import state
 from governance.models import Override
-from governance.operations.elevation import (
-    BREAK_GLASS_MINUTES,
+from governance.operations.break_glass import BREAK_GLASS_MINUTES, BreakGlass, BreakGlassRequest
+from governance.operations.override_requests import (
     MAX_MINUTES,
-    BreakGlass,
-    BreakGlassRequest,
     OverrideRequest,
     RequestOverride,
     RevokeOverride,

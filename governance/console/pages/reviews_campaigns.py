@@ -27,7 +27,7 @@ from governance.db import CONSOLE
 from governance.errors import GovernanceError
 from governance.extension import state
 from governance.models import Program, ReviewCampaign, Role
-from governance.operations.reviews import MAX_UNUSED_DAYS, CampaignRequest, OpenCampaign
+from governance.operations.review_campaigns import MAX_UNUSED_DAYS, CampaignRequest, OpenCampaign
 from governance.reads.attention import reviewing_scope
 from governance.reads.reviews import (
     CAMPAIGN_STATES,
