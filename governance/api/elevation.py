@@ -9,28 +9,30 @@ from governance.api.http import ApiError, json_input, require_key
 from governance.extension import state
 from governance.models import Override, ReviewCampaign
 from governance.operations.alerts import alerts
-from governance.operations.elevation import (
+from governance.operations.break_glass import (
     BreakGlass,
     BreakGlassRequest,
     CloseReviewItem,
+    break_glass_document,
+    closed_review_document,
+)
+from governance.operations.errors import NotFound
+from governance.operations.override_requests import (
     DecideOverride,
     OverrideRequest,
     RequestOverride,
     RevokeOverride,
-    break_glass_document,
-    closed_review_document,
-    override_document,
 )
-from governance.operations.errors import NotFound
-from governance.operations.reviews import (
+from governance.operations.overrides import override_document
+from governance.operations.review_campaigns import (
     MAX_UNUSED_DAYS,
     CampaignRequest,
-    DecideReviewItem,
     OpenCampaign,
     campaign_document,
     campaign_items,
     item_document,
 )
+from governance.operations.review_items import DecideReviewItem
 
 bp = Blueprint("governance_elevation", __name__, url_prefix="/api/v1")
 

@@ -5,8 +5,8 @@ from flask import Blueprint, jsonify
 
 from governance.api.http import json_input, require_key
 from governance.extension import state
-from governance.operations.elevation import override_document
 from governance.operations.escalations import escalation_document
+from governance.operations.overrides import override_document
 from governance.operations.users import DisableUser, EnableUser, UserChange, user_document
 
 bp = Blueprint("governance_users", __name__, url_prefix="/api/v1")

@@ -27,20 +27,8 @@ from governance.operations.notices import (
     review_revoked,
 )
 from governance.operations.overrides import override_document
-
-# governance/api/elevation.py still imports the campaign and item names from here (that file is
-# being edited elsewhere); once it imports them from review_campaigns and review_items, the
-# names RunDue does not use go from these two imports.
-from governance.operations.review_campaigns import (  # noqa: F401
-    MAX_UNUSED_DAYS,
-    CampaignRequest,
-    OpenCampaign,
-    campaign_document,
-    campaign_items,
-    item_document,
-    open_campaign,
-)
-from governance.operations.review_items import DecideReviewItem, _revoke  # noqa: F401
+from governance.operations.review_campaigns import campaign_items, item_document, open_campaign
+from governance.operations.review_items import _revoke
 from governance.operations.state import bump_revision
 
 AUTO_CAMPAIGN_DAYS = 14
