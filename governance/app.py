@@ -35,7 +35,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     db = SQLAlchemy()
     try:
         db.init_app(app)
-    except ArgumentError as exc:
+    except (ArgumentError, ValueError) as exc:  # ValueError: a port or option that is no value
         raise RuntimeError(f"GOVERNANCE_DATABASE_URL is not a usable SQLAlchemy URL (such as "
                            f"postgresql+psycopg://user@host/db): {exc}") from None
     login_manager = LoginManager()

@@ -60,15 +60,20 @@ def json_object() -> dict:
     return data
 
 
+NAMED_AT_MOST = 20
+
+
 def json_input(*members: str) -> dict:
     """The JSON object a workflow call sends, whose members must all be among ``members``:
     a 400 names each one that is not. A member nobody reads is never harmless here (a
     misspelt ``partcipant`` would make an override program-wide)."""
     data = json_object()
-    unknown = {str(name)[:MAX_ID_LENGTH]: "unknown member" for name in data
-               if name not in members}
-    if unknown:
-        raise Invalid.naming(unknown)
+    unknown = [str(name)[:MAX_ID_LENGTH] for name in data if name not in members]
+    if unknown:  # the first NAMED_AT_MOST, so the answer never outgrows the request
+        named = {name: "unknown member" for name in unknown[:NAMED_AT_MOST]}
+        if len(unknown) > NAMED_AT_MOST:
+            named["..."] = f"{len(unknown) - NAMED_AT_MOST} more unknown members"
+        raise Invalid.naming(named)
     return data
 
 

@@ -31,7 +31,7 @@ NAV = (
     Link("Access explorer", "governance_console.access_explorer", (ADMIN, AUDITOR)),
     Link("Simulator", "governance_console.simulator", (ADMIN, AUDITOR)),
     Link("Requests", "governance_console.requests", (REQUEST_ACCESS, OWN_ACCESS)),
-    Link("Approvals", "governance_console.approvals", (APPROVER,)),
+    Link("Approvals", "governance_console.approvals", (APPROVER, REVIEWER)),
     Link("Reviews", "governance_console.reviews", (REVIEWER,)),
     Link("Consents", "governance_console.consents", (ADMIN, AUDITOR, APPROVER)),
     Link("Disclosures", "governance_console.disclosures", (AUDITOR,)),

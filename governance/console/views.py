@@ -119,8 +119,10 @@ def _csrf_refused(exc: CSRFError):
 def _http_error(exc: HTTPException, **context):
     messages = {403: "You do not hold the power this page needs. If you should, ask an "
                      "administrator for the role that gives it.",
-                405: "This address only takes a form's answer. Go back to the page and use "
-                     "its button."}
+                405: ("This address only takes a form's answer. Go back to the page and use "
+                      "its button." if "POST" in (getattr(exc, "valid_methods", None) or ())
+                      else "This page is only for reading; nothing can be sent to it. Open "
+                           "it from the menu.")}
     return render_template("governance/console/error.html", status=exc.code, title=exc.name,
                            message=messages.get(exc.code, exc.description), **context
                            ), exc.code

@@ -86,6 +86,7 @@ class DirectoryReader:
             raise DirectoryUnavailable(f"the directory search failed: {type(exc).__name__}: "
                                        f"{exc}") from None
         finally:
+            _member_dn.cache_clear()  # it serves one read; a web worker keeps no county's DNs
             try:
                 connection.unbind()
             except LDAPException:

@@ -10,6 +10,7 @@ from governance.clock import iso
 from governance.db import CLI, FILE
 from governance.models import CasbinRule, ConsoleGrantEdit, DirectoryGroupRole, Role
 from governance.operations.apply_plan import _key
+from governance.operations.local_accounts import ADMIN_ROLE
 from governance.policy.enforcer import new_enforcer
 
 
@@ -39,6 +40,10 @@ class CatalogueSections:
                              {k: v for k, v in diff.items() if k not in ("retired_at", "source")})
         for key, row in current.items():
             if key not in desired and row.source == "file" and row.retired_at is None:
+                if model is Role and key == ADMIN_ROLE:  # taken over by an apply before ccc3781
+                    self._conflict(f"role {key} is the first administrator's;",
+                                   "left live: a file never retires it")
+                    continue
                 row.retired_at = self.now
                 self._record(section, "retire", key)
         self.progress(section, len(desired))

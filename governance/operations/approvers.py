@@ -17,9 +17,9 @@ from sqlalchemy.orm import Session
 
 from governance.clock import within
 from governance.models import Role, RoleAssignment
+from governance.signin.powers import REVIEWER
 
-REVIEWS = ("override", "escalation")  # a reviewer approves either, or holds REVIEWER_POWER
-REVIEWER_POWER = "reviewer"  # governance.signin.powers.REVIEWER (a role's ``console:``)
+REVIEWS = ("override", "escalation")  # a reviewer approves either, or holds the reviewer power
 _ANYWHERE = object()
 
 
@@ -51,7 +51,7 @@ def _approving(session: Session, kinds: Iterable[str], now: datetime, *,
     scopes = {role_id: scope for role_id, scope, approves, console in session.execute(
         select(Role.id, Role.scope, Role.approves, Role.console).where(Role.retired_at.is_(None)))
         if any(k in (approves or []) for k in kinds)
-        or (reviewing and REVIEWER_POWER in (console or []))}
+        or (reviewing and REVIEWER in (console or []))}
     if not scopes:
         return []
     query = select(RoleAssignment.user_id, RoleAssignment.role_id, RoleAssignment.program_id,

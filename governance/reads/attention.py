@@ -56,8 +56,6 @@ def _in_scope(column, scope: ApprovalScope):  # noqa: ANN001, ANN202
     return column.in_(sorted(p for p in scope.programs if p is not None))
 
 
-
-
 def overrides_to_decide(session: Session, user: str, now: datetime, *, pending_minutes: int,
                         shown: int = SHOWN, offset: int = 0, program: str | None = None
                         ) -> Queue:

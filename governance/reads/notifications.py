@@ -26,7 +26,8 @@ ABOUT = {
 }
 CATEGORY_OF = {event: key for key, (_, events) in ABOUT.items() for event in events}
 # Where one acts on a notice of each category: the console page's endpoint (also its path under
-# the console, as in ``/console/approvals``) and its link label. Others lead to the dashboard.
+# the console, as in ``/console/approvals``) and its link label. Others lead to the dashboard
+# (the inbox page) or, in an e-mail, to the Notifications page.
 ACT_ON = {"decide": ("approvals", "Approvals"), "mine": ("requests", "Requests"),
           "ending": ("requests", "Requests"), "reviews": ("reviews", "Reviews")}
 

@@ -14,8 +14,11 @@ from governance.audit import payload_of
 from governance.extension import state
 from governance.models import Escalation, Override, ReviewItem
 from governance.notify import LoggingNotifier
+from governance.operations.apply_organisation import ApplyOrganisation
 from governance.operations.break_glass import BreakGlass, BreakGlassRequest
-from tests.conftest import new_key
+from governance.orgfile import validate
+from tests.conftest import NOW, new_key
+from tests.console.conftest import console_org
 from tests.console.test_requests import events, request_as, rows, text, token
 
 PAYMENT = {"subject": "rita", "action": "disclose", "participant": "p-100", "program": "housing",
@@ -215,3 +218,27 @@ def test_the_queues_are_paged_and_filtered_by_program(signed_in, console_app):
     assert re.search(r'id="overrides-heading">Override requests <span class="count">0', elsewhere)
     with console_app.app_context():
         assert len(state(console_app).session.scalars(select(Override)).all()) == 23
+
+
+def test_a_reviewer_who_approves_nothing_closes_break_glass_reviews_and_decides_nothing_else(
+        signed_in, console_app):
+    """The reviewer power reviews access (break-glass uses too): the Approvals page opens with
+    that queue, and the override queue stays closed to someone who approves nothing."""
+    org = console_org()
+    for role in org["roles"]:
+        if role["id"] == "it_admin":
+            role["console"] = ["admin", "reviewer"]
+    with console_app.app_context():
+        ApplyOrganisation(validate(org), actor="test", now=NOW).execute(
+            state(console_app).session)
+    item = break_glass_by(console_app, "alice")
+    override_id = request_as(console_app, "nick")
+    ada = signed_in("ada")
+    page = text(ada.get("/console/approvals"))
+    assert "Alice Ng (alice) broke the glass on participant p-200" in page
+    assert ">Approvals</a>" in page and override_id not in page
+    assert decide(ada, override_id).status_code == 403
+    assert post(ada, f"/console/approvals/break-glass/{item}",
+                {"finding": "crisis confirmed"}).status_code == 302
+    assert one(console_app, ReviewItem, item).decided_by == "ada"
+    assert one(console_app, Override, override_id).status == "pending"

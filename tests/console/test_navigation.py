@@ -30,6 +30,7 @@ def test_every_user_sees_the_dashboard_and_only_links_of_their_powers(signed_in)
     ("get", "/console/audit/verify", 405),  # the integrity check's address, opened as a link
     ("get", "/console/sign-out", 405),
     ("get", "/console/no-such-page", 404),
+    ("post", "/console/approvals", 405),  # a page only for reading
 ])
 def test_an_address_under_the_console_no_route_answers_is_a_console_page(signed_in, method,
                                                                          path, status):
@@ -38,8 +39,10 @@ def test_an_address_under_the_console_no_route_answers_is_a_console_page(signed_
     assert response.status_code == status and response.mimetype == "text/html"
     assert ">Sign out</button>" in page and nav_labels_of(page)[0] == "Dashboard"
     assert "style-src 'self'" in response.headers["Content-Security-Policy"]  # its stylesheet
-    if status == 405:
+    if status == 405 and method == "get":
         assert "POST" in response.headers["Allow"] and "use its button" in page
+    elif status == 405:
+        assert "POST" not in response.headers["Allow"] and "only for reading" in page
 
 
 def test_an_api_address_no_route_answers_is_still_json(signed_in):

@@ -32,6 +32,8 @@ def governance(tmp_path, **settings: str) -> subprocess.CompletedProcess:
     ({"GOVERNANCE_BASE_URL": "gov.example.org"}, "Error: GOVERNANCE_BASE_URL must be"),
     ({"GOVERNANCE_DATABASE_URL": "nonsense://x"},
      "Error: GOVERNANCE_DATABASE_URL is not a usable SQLAlchemy URL"),
+    ({"GOVERNANCE_DATABASE_URL": "postgresql+psycopg://u:s3cret@host:notaport/db"},
+     "Error: GOVERNANCE_DATABASE_URL is not a usable SQLAlchemy URL"),
     ({"GOVERNANCE_DATABASE_URL": "postgresql+psycopg://nobody@127.0.0.1:1/none"},
      "Error: the database failed (GOVERNANCE_DATABASE_URL): connection failed"),
     ({"GOVERNANCE_DATABASE_URL": "sqlite:////no/such/folder/g.sqlite"},

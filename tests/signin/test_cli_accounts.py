@@ -97,6 +97,31 @@ def test_applying_an_export_never_takes_over_or_retires_the_administrators_role(
     assert sign_in(console.test_client(), "ada").status_code == 302
 
 
+def test_an_administrators_role_an_earlier_apply_took_over_is_still_never_retired(
+        console, runner, tmp_path):
+    """Before ccc3781 an apply of an export made governance_admin the file's; such a role is
+    not retired by a file that leaves it out either."""
+    assert runner.invoke(args=["governance", "user", "create-admin", "ada"],
+                         input=PASSWORD + "\n").exit_code == 0
+    exported = tmp_path / "org.yaml"
+    assert runner.invoke(args=["governance", "export", "-o", str(exported)]).exit_code == 0
+    with console.app_context():
+        session = state(console).session
+        session.get(Role, ADMIN_ROLE).source = "file"
+        session.commit()
+    without = yaml.safe_load(exported.read_text())
+    without["roles"] = [r for r in without["roles"] if r["id"] != ADMIN_ROLE]
+    without["users"] = [u for u in without["users"] if u["id"] != "ada"]
+    exported.write_text(yaml.safe_dump(without))
+    applied = runner.invoke(args=["governance", "apply", str(exported)])
+    assert applied.exit_code == 0, applied.output
+    assert f"conflict: role {ADMIN_ROLE} is the first administrator's; left live" in \
+        applied.output
+    with console.app_context():
+        assert state(console).session.get(Role, ADMIN_ROLE).retired_at is None
+        assert ADMIN in powers_of(state(console).session, "ada", NOW)
+
+
 def test_short_passwords_are_refused(console, runner):
     result = runner.invoke(args=["governance", "user", "create-admin", "shorty"],
                            input="tooshort\n")

@@ -71,6 +71,16 @@ def test_every_unknown_member_is_named(api):
                                                  "reason": "unknown member"}
 
 
+def test_thousands_of_unknown_members_name_twenty_and_count_the_rest(api):
+    """The answer never outgrows the request."""
+    body = {"actor": "sam", **{f"k{n}": 1 for n in range(5000)}}
+    response = api.post("/api/v1/overrides/ovr_x/approve", json=body)
+    assert response.status_code == 400
+    details = response.json["error"]["details"]
+    assert len(details) == 21 and details["..."] == "4980 more unknown members"
+    assert len(response.get_data()) < 2000
+
+
 def test_every_write_refuses_an_unknown_member_and_knows_its_documented_ones(api, org_app):
     """Each body-taking route, sent every member its document defines (null) and one more:
     the one more, and only it, is named unknown. A new route without the check, or one whose

@@ -24,8 +24,8 @@ from governance.policy.patterns import ENTIRE_RECORD
 from governance.reads import attention
 from governance.reads.access import Page
 from governance.reads.elevated_access import overrides_by_id, what_request_adds
-from governance.signin.powers import APPROVER
-from governance.signin.session import power_required, signed_in_user
+from governance.signin.powers import APPROVER, REVIEWER
+from governance.signin.session import any_power_required, power_required, signed_in_user
 
 PAGE = "governance/console/approvals.html"
 PER_PAGE = 20
@@ -44,8 +44,14 @@ class Refusal:
     status: int
 
 
+# Break-glass uses are closed by the program's reviewers: those who approve and those who hold
+# the reviewer power (operations/approvers.reviewing_scope); the page's other queues are empty
+# for someone who approves nothing.
+BREAK_GLASS_REVIEWERS = (APPROVER, REVIEWER)
+
+
 @bp.get("/approvals")
-@power_required(APPROVER)
+@any_power_required(*BREAK_GLASS_REVIEWERS)
 def approvals():
     return _page()
 
@@ -90,7 +96,7 @@ def decide_item(kind: str, item_id: str):
 
 
 @bp.post("/approvals/break-glass/<item_id>")
-@power_required(APPROVER)
+@any_power_required(*BREAK_GLASS_REVIEWERS)
 def close_break_glass(item_id: str):
     """Close a break-glass use's review with a finding (required)."""
     st = state()
