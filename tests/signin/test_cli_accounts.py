@@ -70,6 +70,14 @@ def test_an_exported_admin_applies_again(console, runner, tmp_path):
     assert dry.exit_code == 0, dry.output
 
 
+def leave_out_the_administrator(path) -> None:
+    """The exported file, without ada and the governance_admin role."""
+    org = yaml.safe_load(path.read_text())
+    org["roles"] = [r for r in org["roles"] if r["id"] != ADMIN_ROLE]
+    org["users"] = [u for u in org["users"] if u["id"] != "ada"]
+    path.write_text(yaml.safe_dump(org))
+
+
 def test_applying_an_export_never_takes_over_or_retires_the_administrators_role(
         console, runner, tmp_path):
     """An export lists the CLI's governance_admin role; applying it, then a file without it,
@@ -82,10 +90,7 @@ def test_applying_an_export_never_takes_over_or_retires_the_administrators_role(
     assert applied.exit_code == 0, applied.output
     assert f"conflict: role {ADMIN_ROLE} belongs to the cli; left as the cli keeps it" in \
         applied.output
-    without = yaml.safe_load(exported.read_text())
-    without["roles"] = [r for r in without["roles"] if r["id"] != ADMIN_ROLE]
-    without["users"] = [u for u in without["users"] if u["id"] != "ada"]
-    exported.write_text(yaml.safe_dump(without))
+    leave_out_the_administrator(exported)
     again = runner.invoke(args=["governance", "apply", str(exported)])
     assert again.exit_code == 0, again.output
     assert f"retire roles {ADMIN_ROLE}" not in again.output
@@ -109,10 +114,7 @@ def test_an_administrators_role_an_earlier_apply_took_over_is_still_never_retire
         session = state(console).session
         session.get(Role, ADMIN_ROLE).source = "file"
         session.commit()
-    without = yaml.safe_load(exported.read_text())
-    without["roles"] = [r for r in without["roles"] if r["id"] != ADMIN_ROLE]
-    without["users"] = [u for u in without["users"] if u["id"] != "ada"]
-    exported.write_text(yaml.safe_dump(without))
+    leave_out_the_administrator(exported)
     applied = runner.invoke(args=["governance", "apply", str(exported)])
     assert applied.exit_code == 0, applied.output
     assert f"conflict: role {ADMIN_ROLE} is the first administrator's; left live" in \
