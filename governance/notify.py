@@ -150,7 +150,6 @@ class SmtpNotifier:
         except smtplib.SMTPRecipientsRefused:  # this one address; the others still go
             log.error("%s: the mail server refused the address of %s", notice.event, user_id)
 
-
     def _link(self, notice: Notice) -> str:
         """Where to act on it, on the public address (never a request's Host): the page of
         its category, else the console's Notifications page."""
